@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import IO, Any, Optional, cast
 
 from flask import Request, Response
 
@@ -29,7 +29,11 @@ _NAMES_LIMIT = 1024
 
 
 def start_message(
-    req: Request, environ: Mapping[str, Any], incoming: Incoming, settings: TraceSettings, now: float
+    req: Request,
+    environ: Mapping[str, Any],
+    incoming: Incoming,
+    settings: TraceSettings,
+    now: float,
 ) -> dict[str, Any]:
     """The seed's start fields plus ``path``, ``remote_addr`` and where the id came from."""
     redactor = settings.redactor
@@ -41,7 +45,7 @@ def start_message(
         "path": req.path,
         "headers": request_headers(environ, settings, incoming.rejected),
         "request_data": request_data(req, environ, method, settings),
-        "ip": _cut(environ.get("HTTP_X_REAL_IP") or remote_addr),
+        "ip": _cut(environ.get("HTTP_X_REAL_IP") or remote_addr or ""),
         "remote_addr": remote_addr,
         "start_time": now,
         "id_source": incoming.source,
@@ -100,12 +104,12 @@ def request_data(
     limit = settings.body_limit
     if length <= limit:
         data = req.get_data(cache=True)
-        req.stream = io.BytesIO(data)  # type: ignore[misc]  # a view reading the stream still gets it all
+        req.stream = io.BytesIO(data)  # a view reading the stream still gets it all
         return capture(data, kind, limit, settings.redactor)
     if "stream" in req.__dict__:
         return marker("truncated", length=length)  # the view's stream was already opened
     prefix = req.stream.read(limit)
-    req.stream = _Prefixed(prefix, req.stream)  # type: ignore[misc]
+    req.stream = cast(IO[bytes], _Prefixed(prefix, req.stream))
     return truncated(prefix, length, settings.redactor)
 
 
@@ -188,8 +192,8 @@ def _content_length(environ: Mapping[str, Any]) -> Optional[int]:
     return None
 
 
-def _cut(value: Optional[str]) -> Optional[str]:
-    if value is None or len(value) <= HEADER_VALUE_LIMIT:
+def _cut(value: str) -> str:
+    if len(value) <= HEADER_VALUE_LIMIT:
         return value
     return f"{value[:HEADER_VALUE_LIMIT]}...[cut, {len(value)} in all]"
 

@@ -29,7 +29,7 @@ def iso_utc(t: float) -> str:
     else:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _last_second = (second, prefix)
-    return "%s.%06dZ" % (prefix, int((t - second) * 1_000_000))
+    return f"{prefix}.{int((t - second) * 1_000_000):06d}Z"
 
 
 class EventMessage:

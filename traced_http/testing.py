@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["assert_single_trace", "capture_events", "events_of", "route_to_app", "serve_app"]
 
 
-
 class _ListHandler(logging.Handler):
     """Appends each event, as the JSON formatter writes it, parsed back into a dict."""
 
@@ -102,7 +101,7 @@ def route_to_app(rsps: responses.RequestsMock, base_url: str, app: Flask) -> Non
     rsps.add(_any_method_route()(pattern, serve))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _any_method_route() -> Any:
     """A ``responses`` callback route for every HTTP method (one route, not seven).
 
@@ -117,7 +116,7 @@ def _any_method_route() -> Any:
 
         def matches(self, request: PreparedRequest) -> tuple[bool, str]:
             self.method = request.method or "GET"
-            return super().matches(request)  # type: ignore[no-any-return]
+            return super().matches(request)
 
     return AnyMethodCallback
 
