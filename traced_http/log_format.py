@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from typing import Any, Optional
@@ -54,10 +55,11 @@ class EventMessage:
 
 def _dumps(obj: Any) -> str:
     try:
-        return json.dumps(obj, default=_fallback)
+        return json.dumps(obj, default=_fallback, allow_nan=False)
     except (ValueError, TypeError, RecursionError):
-        # A cycle, or a value our fallback could not turn into JSON: rebuild it safely.
-        return json.dumps(jsonable(obj), default=_fallback)
+        # A cycle, NaN or infinity, or a value our fallback could not turn into JSON:
+        # rebuild it safely.
+        return json.dumps(jsonable(obj), default=_fallback, allow_nan=False)
 
 
 def _fallback(obj: Any) -> Any:
@@ -100,8 +102,11 @@ def _cut(text: str, size: int) -> str:
 
 def jsonable(obj: Any, _depth: int = 0, _seen: Optional[set[int]] = None) -> Any:
     """A copy of ``obj`` that JSON can hold: bounded in depth, length and items; no cycles."""
-    if obj is None or isinstance(obj, (bool, int, float)):
+    if obj is None or isinstance(obj, (bool, int)):
         return obj
+    if isinstance(obj, float):
+        # NaN and infinity are not JSON: written bare, they break strict log parsers.
+        return obj if math.isfinite(obj) else repr(obj)
     if isinstance(obj, str):
         return _cut(obj, len(obj))
     if _depth >= _DEPTH_LIMIT:
