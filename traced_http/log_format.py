@@ -18,6 +18,8 @@ _VALUE_LIMIT = 4096
 _ITEMS_LIMIT = 1000
 _DEPTH_LIMIT = 32
 _last_second: tuple[int, str] = (-1, "")
+# One encoder for every line (building one per call costs more than the encoding).
+_STRICT = json.JSONEncoder(allow_nan=False)
 
 
 def iso_utc(t: float) -> str:
@@ -55,10 +57,9 @@ class EventMessage:
 
 def _dumps(obj: Any) -> str:
     try:
-        return json.dumps(obj, default=_fallback, allow_nan=False)
+        return _STRICT.encode(obj)  # the fast path: plain JSON values, as events are
     except (ValueError, TypeError, RecursionError):
-        # A cycle, NaN or infinity, or a value our fallback could not turn into JSON:
-        # rebuild it safely.
+        # A cycle, NaN or infinity, or a value JSON cannot hold: rebuild it safely.
         return json.dumps(jsonable(obj), default=_fallback, allow_nan=False)
 
 
