@@ -163,7 +163,11 @@ class TracingAdapter(HTTPAdapter):
             "request_size": _size(request.body),
         }
         if response is None:
-            msg["error"] = error_info(exc) if exc is not None else None
+            error = error_info(exc) if exc is not None else None
+            if error is not None:
+                # requests repeats the path and query in its messages ("with url: /x?token=...").
+                error["message"] = settings.redactor.text(error["message"])
+            msg["error"] = error
         else:
             msg["status_code"] = response.status_code
             if stream:
