@@ -76,7 +76,7 @@ class TracingAdapter(HTTPAdapter):
             if k in options
         }
         super().__init__(max_retries=0 if max_retries is None else max_retries, **pool)
-        self.max_retries = retry_policy(self.max_retries)
+        self.max_retries = retry_policy(max_retries)  # an int: our policy, not from_int()
         self._retries_on = self.max_retries.total not in (0, False)
         self._overrides = options
         self._merged: dict[int, TraceSettings] = {}
