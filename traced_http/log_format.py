@@ -17,6 +17,7 @@ LOGGER_NAME = "traced_http"
 _VALUE_LIMIT = 4096
 _ITEMS_LIMIT = 1000
 _DEPTH_LIMIT = 32
+_NO_TRACE = "-"  # what TraceIdFilter puts on a record outside a trace
 _last_second: tuple[int, str] = (-1, "")
 # One encoder for every line (building one per call costs more than the encoding).
 _STRICT = json.JSONEncoder(allow_nan=False)
@@ -152,7 +153,9 @@ class JsonFormatter(logging.Formatter):
             "traceid": getattr(record, "traceid", None),
             "span_id": getattr(record, "span_id", None),
         }
-        if line["traceid"] is None:
+        if line["traceid"] is None or line["traceid"] == _NO_TRACE:
+            # A TraceIdFilter on another handler may have marked the record with "-":
+            # in JSON, no trace is null.
             ctx = current_trace()
             line["traceid"] = ctx.trace_id if ctx else None
             line["span_id"] = ctx.span_id if ctx else None
@@ -175,8 +178,8 @@ class TraceIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "traceid"):
             ctx = current_trace()
-            record.traceid = ctx.trace_id if ctx else "-"
-            record.span_id = ctx.span_id if ctx else "-"
+            record.traceid = ctx.trace_id if ctx else _NO_TRACE
+            record.span_id = ctx.span_id if ctx else _NO_TRACE
         return True
 
 
