@@ -31,6 +31,9 @@ _BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
 # Environ key -> header name, "" for keys that are not headers (wsgi.input, SERVER_NAME).
 _names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 _NAMES_LIMIT = 1024
+# Headers whose value is a URL: its credentials and secret query fields are hidden.
+_URL_REQUEST_HEADERS = frozenset(("Referer",))
+_URL_RESPONSE_HEADERS = frozenset(("location", "content-location", "refresh"))
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@-]*")
 _PATH_SAFE = "/._~!$&'()*+,;=:@-"
 
@@ -103,6 +106,8 @@ def request_headers(
             continue
         if secret(name):
             value = REDACTED
+        elif name in _URL_REQUEST_HEADERS:
+            value = _cut(settings.redactor.url(value))
         elif name in trace_names:
             lowered = name.lower()
             if lowered in rejected or (
@@ -187,6 +192,8 @@ def response_headers(response: Response, settings: TraceSettings) -> tuple[dict[
     for name, value in response.headers:
         if secret(name):
             value = REDACTED
+        elif name.lower() in _URL_RESPONSE_HEADERS:
+            value = _cut(settings.redactor.url(value))
         elif len(value) > HEADER_VALUE_LIMIT:
             value = _cut(value)
         elif name == "Content-Type":
