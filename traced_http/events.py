@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from .context import TraceContext, current_trace
 from .log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
+from .records import make_event_record
 from .redaction import Redactor
 from .settings import DEFAULT_SETTINGS
 
@@ -58,7 +59,7 @@ def emit(
 
 
 def _handle(event: dict[str, Any], trace_id: Optional[str], span_id: Optional[str]) -> None:
-    record = logger.makeRecord(LOGGER_NAME, _INFO, __file__, 0, EventMessage(event), (), None)
+    record = make_event_record(logger, EventMessage(event))
     record.traceid = trace_id
     record.span_id = span_id
     try:
