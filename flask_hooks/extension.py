@@ -108,7 +108,7 @@ class _Hooks:
         start = time.time()
         environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
         if enabled():
-            emit(ctx, "start", start_message(req, environ, incoming, config, start))
+            emit(ctx, "start", start_message(req, environ, incoming, config, start), now=start)
 
     def after_request(self, response: Response) -> Response:
         environ = request.environ
@@ -145,8 +145,9 @@ class _Hooks:
             span.error = error  # the stream's end, written at close, reports it
             return
         if enabled():
-            msg = end_message(span.response, error, span.start, time.time(), self.config.settings)
-            emit(span.ctx, "end", msg)
+            now = time.time()
+            msg = end_message(span.response, error, span.start, now, self.config.settings)
+            emit(span.ctx, "end", msg, now=now)
 
 
 def _is_live_stream(response: Response) -> bool:

@@ -27,8 +27,7 @@ _START = getattr(logging, "_startTime", time.time())
 class _EventRecord(logging.LogRecord):
     """A ``LogRecord`` of the ``traced_http`` logger at INFO, for one event."""
 
-    def __init__(self, logger_name: str, msg: Any) -> None:
-        now = time.time()
+    def __init__(self, logger_name: str, msg: Any, now: float) -> None:
         fields = self.__dict__
         fields.update(_CONSTANTS)
         fields["name"] = logger_name
@@ -76,14 +75,27 @@ def _process_name() -> Optional[str]:
 def _matches_logrecord() -> bool:
     """True when an event record has every attribute a real ``LogRecord`` has here."""
     real = logging.LogRecord("x", _LEVEL, _PATHNAME, 0, "m", (), None)
-    return set(vars(real)) <= set(vars(_EventRecord("x", "m")))
+    return set(vars(real)) <= set(vars(_EventRecord("x", "m", time.time())))
 
 
 _USABLE = _matches_logrecord()
 
 
-def make_event_record(logger: logging.Logger, msg: Any) -> logging.LogRecord:
-    """An INFO record of ``logger`` whose message is ``msg`` (an event)."""
+def make_event_record(
+    logger: logging.Logger,
+    msg: Any,
+    now: float,
+    trace_id: Optional[str],
+    span_id: Optional[str],
+) -> logging.LogRecord:
+    """An INFO record of ``logger`` for an event written at ``now`` (epoch seconds).
+
+    It carries ``traceid`` and ``span_id``, as ``TraceIdFilter`` would put them.
+    """
     if _USABLE and logging.getLogRecordFactory() is logging.LogRecord:
-        return _EventRecord(logger.name, msg)
-    return logger.makeRecord(logger.name, _LEVEL, _PATHNAME, 0, msg, (), None)
+        record: logging.LogRecord = _EventRecord(logger.name, msg, now)
+    else:
+        record = logger.makeRecord(logger.name, _LEVEL, _PATHNAME, 0, msg, (), None)
+    record.traceid = trace_id
+    record.span_id = span_id
+    return record
