@@ -45,12 +45,6 @@ class UserError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "inputs",
-        nargs="*",
-        metavar="FILE",
-        help="event logs: files, globs, .gz files, or - for standard input (the default)",
-    )
     common.add_argument("--no-color", action="store_true", help="never colour the output")
     common.add_argument(
         "-q", "--quiet", action="store_true", help="do not report skipped lines on stderr"
@@ -90,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         "stats", parents=[common], help="count, error rate, p50/p95/p99 per service and route"
     )
     stats.add_argument("--service", action="append", help="only SERVICE's routes")
+    for command in (lister, shower, stats):
+        command.add_argument(
+            "inputs",
+            nargs="*",
+            metavar="FILE",
+            help="event logs: files, globs, .gz files, or - for standard input (the default)",
+        )
     return parser
 
 
