@@ -164,9 +164,7 @@ class Chain:
         self._emit(T0 + at, service, trace, span, parent, span, name, {"key": "value"})
 
     def lines(self, services: set[str] | None = None) -> list[str]:
-        return [
-            json.dumps(e) for e in self.events if services is None or e["service"] in services
-        ]
+        return [json.dumps(e) for e in self.events if services is None or e["service"] in services]
 
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -227,11 +225,22 @@ def make_chain() -> Chain:
         span=to_inventory,
     )
     c.request(
-        "inventory", "GET", "/stock/42", trace=TRACE, parent=to_inventory, start=0.021,
-        duration=0.015, status=503,
+        "inventory",
+        "GET",
+        "/stock/42",
+        trace=TRACE,
+        parent=to_inventory,
+        start=0.021,
+        duration=0.015,
+        status=503,
     )
     c.request(
-        "inventory", "GET", "/stock/42", trace=TRACE, parent=to_inventory, start=0.060,
+        "inventory",
+        "GET",
+        "/stock/42",
+        trace=TRACE,
+        parent=to_inventory,
+        start=0.060,
         duration=0.050,
     )
     c.call(
@@ -246,16 +255,46 @@ def make_chain() -> Chain:
         error={"type": "ConnectionError", "message": "connection refused"},
     )
     c.request(
-        "gateway", "POST", "/orders", trace=FAILED_TRACE, start=5.0, duration=0.030, status=500,
+        "gateway",
+        "POST",
+        "/orders",
+        trace=FAILED_TRACE,
+        start=5.0,
+        duration=0.030,
+        status=500,
         error={"type": "ValueError", "message": "bad basket"},
     )
     job = c.new_id()
-    c._emit(T0 + 9.0, "worker", JOB_TRACE, job, None, job, "start",
-            {"name": "nightly-sync", "start_time": T0 + 9.0})
-    c.call("worker", "GET", "http://orders.internal/export", trace=JOB_TRACE, parent=job,
-           start=9.001, duration=0.5, status=502)
-    c._emit(T0 + 10.0, "worker", JOB_TRACE, job, None, job, "end",
-            {"name": "nightly-sync", "end_time": T0 + 10.0, "cost_time": 1.0})
+    c._emit(
+        T0 + 9.0,
+        "worker",
+        JOB_TRACE,
+        job,
+        None,
+        job,
+        "start",
+        {"name": "nightly-sync", "start_time": T0 + 9.0},
+    )
+    c.call(
+        "worker",
+        "GET",
+        "http://orders.internal/export",
+        trace=JOB_TRACE,
+        parent=job,
+        start=9.001,
+        duration=0.5,
+        status=502,
+    )
+    c._emit(
+        T0 + 10.0,
+        "worker",
+        JOB_TRACE,
+        job,
+        None,
+        job,
+        "end",
+        {"name": "nightly-sync", "end_time": T0 + 10.0, "cost_time": 1.0},
+    )
     return c
 
 

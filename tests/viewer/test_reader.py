@@ -16,7 +16,9 @@ from traced_http.viewer.reader import InputError, ReadCounts, expand_inputs, rea
 APP_LOG = json.dumps({"message": "user logged in", "level": "INFO", "traceid": TRACE})
 
 
-def read(paths: list[str], needle: bytes | None = None) -> tuple[list[dict[str, object]], ReadCounts]:
+def read(
+    paths: list[str], needle: bytes | None = None
+) -> tuple[list[dict[str, object]], ReadCounts]:
     counts = ReadCounts()
     return list(read_events(paths, counts, needle)), counts
 
@@ -28,7 +30,7 @@ def test_bad_lines_are_counted_by_kind(chain: Chain, tmp_path: Path) -> None:
     lines = [
         good[0],
         APP_LOG,  # the application's own JSON record: not an event
-        "127.0.0.1 - - [02/Jun/2026 07:31:26] \"GET / HTTP/1.1\" 200 -",  # text: not an event
+        '127.0.0.1 - - [02/Jun/2026 07:31:26] "GET / HTTP/1.1" 200 -',  # text: not an event
         '{"ts": "2026-06-02T07:31:26Z", "service": "gateway", "traceid": "4bf9',  # cut short
         json.dumps(bad_type),  # an event whose fields cannot be trusted: broken
         "",
@@ -40,7 +42,9 @@ def test_bad_lines_are_counted_by_kind(chain: Chain, tmp_path: Path) -> None:
     events, counts = read([str(path)])
     assert len(events) == len(good) == counts.events
     assert (counts.not_events, counts.broken) == (2, 3)
-    assert counts.skipped_summary() == f"skipped 3 broken and 2 not events of {len(good) + 6:,} lines"  # as wc -l counts
+    assert (
+        counts.skipped_summary() == f"skipped 3 broken and 2 not events of {len(good) + 6:,} lines"
+    )  # as wc -l counts
 
 
 def test_last_line_without_newline_is_read(chain: Chain, tmp_path: Path) -> None:
@@ -81,7 +85,7 @@ def test_stdin_plain_and_gzip(
 ) -> None:
     data = "".join(line + "\n" for line in chain.lines()).encode()
     for payload in (data, gzip.compress(data)):
-        stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(payload)))  # type: ignore[arg-type]
+        stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(payload)))
         monkeypatch.setattr("sys.stdin", stdin)
         assert main(["list", "--no-color"]) == 0
         out = capsys.readouterr().out

@@ -201,7 +201,13 @@ def _stats(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (0 done, 1 nothing to show, 2 bad usage)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extras = parser.parse_known_args(argv)
+    # argparse leaves files that follow an option (`show ID --format json a.log`) unparsed.
+    unknown = [extra for extra in extras if extra.startswith("-") and extra != "-"]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.inputs = [*args.inputs, *extras]
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(errors="replace")
