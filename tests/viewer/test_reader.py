@@ -43,7 +43,8 @@ def test_bad_lines_are_counted_by_kind(chain: Chain, tmp_path: Path) -> None:
     assert len(events) == len(good) == counts.events
     assert (counts.not_events, counts.broken) == (2, 3)
     assert (
-        counts.skipped_summary() == f"skipped 3 broken and 2 not events of {len(good) + 6:,} lines"
+        counts.skipped_summary()
+        == f"skipped 3 broken and 2 not events of {len(good) + 6:,} lines read"
     )  # as wc -l counts
 
 
@@ -76,7 +77,7 @@ def test_needle_parses_only_matching_lines(chain: Chain, tmp_path: Path) -> None
     events, counts = read([str(path)], needle=TRACE[:8].encode())
     assert {e["traceid"] for e in events} == {TRACE}
     assert len(events) == sum(e["traceid"] == TRACE for e in chain.events)
-    assert counts.lines == len(chain.events) + 1
+    assert counts.lines == len(events)
     assert counts.broken == 0  # the broken line does not contain the id: never looked at
 
 
@@ -95,3 +96,16 @@ def test_stdin_plain_and_gzip(
 def test_missing_file_is_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "/nonexistent/x.log"]) == 1
     assert "cannot read /nonexistent/x.log" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("block_size", [7, 100, 1 << 20])
+def test_lines_spanning_blocks_are_read_whole(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_size: int
+) -> None:
+    monkeypatch.setattr("traced_http.viewer.reader.BLOCK_SIZE", block_size)
+    path = write_log(tmp_path / "x.log", chain.lines())
+    events, counts = read([str(path)])
+    assert events == chain.events and counts.broken == 0
+    matching, counts = read([str(path)], needle=TRACE.encode())
+    assert matching == [e for e in chain.events if e["traceid"] == TRACE]
+    assert counts.broken == 0

@@ -18,10 +18,13 @@ def text(value: Any) -> str | None:
 
 def number(value: Any) -> float | None:
     """A finite number field (not a bool), or None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    result = float(value)
-    return result if math.isfinite(result) else None
+    # Exact type checks: this runs for every event of `list`, and JSON gives no subclasses.
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if type(value) is int:
+        result = float(value)
+        return result if math.isfinite(result) else None
+    return None
 
 
 def integer(value: Any) -> int | None:
