@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TRACE, Chain
+from viewer_logs import TRACE, Chain
 
 from traced_http.viewer import build_tree
 from traced_http.viewer.render_html import render_html

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from conftest import FAILED_TRACE, JOB_TRACE, TRACE, Chain, write_log
+from viewer_logs import FAILED_TRACE, JOB_TRACE, TRACE, Chain, write_log
 
 from traced_http.viewer.cli import main
 

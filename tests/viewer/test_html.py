@@ -9,7 +9,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from conftest import TRACE, Chain
+from viewer_logs import TRACE, Chain
 
 from traced_http.viewer import build_tree
 from traced_http.viewer.cli import main

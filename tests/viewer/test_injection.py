@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Chain
+from viewer_logs import Chain
 
 from traced_http.viewer import build_tree
 from traced_http.viewer.render_text import render_trace

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TRACE, Chain, write_log
+from viewer_logs import TRACE, Chain, write_log
 
 from traced_http.viewer.cli import main
 from traced_http.viewer.reader import InputError, ReadCounts, expand_inputs, read_events

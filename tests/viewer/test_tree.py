@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import JOB_TRACE, TRACE, Chain, make_chain
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from viewer_logs import JOB_TRACE, TRACE, Chain, make_chain
 
 from traced_http.viewer import SpanNode, build_tree
 
