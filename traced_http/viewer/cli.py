@@ -153,13 +153,13 @@ def _select(events: Iterator[Event], wanted: str) -> tuple[str, list[Event]]:
     chosen_events: list[Event] = []
     for event in events:
         trace_id: str = event["traceid"]
-        if not trace_id.startswith(wanted) or trace_id == chosen:
-            if trace_id == chosen:
-                chosen_events.append(event)
-            continue
-        if chosen is None or trace_id == wanted:
+        if trace_id == chosen:
+            chosen_events.append(event)
+        elif not trace_id.startswith(wanted) or chosen == wanted:
+            continue  # another trace, or a longer id once the exact one was found
+        elif chosen is None or trace_id == wanted:
             chosen, chosen_events = trace_id, [event]
-        elif chosen != wanted:
+        else:
             raise UserError(
                 f"{clean(wanted)} matches several traces ({clean(chosen)}, {clean(trace_id)}, "
                 "...): give more of the id"

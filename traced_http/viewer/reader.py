@@ -88,12 +88,18 @@ def expand_inputs(patterns: Sequence[str]) -> list[str]:
 
 
 def input_size(paths: Sequence[str]) -> int | None:
-    """Total bytes of the inputs when known up front (no stdin), for a progress percentage."""
+    """Total bytes of the inputs when known up front, for a progress percentage.
+
+    None with stdin or a gzip file, whose decompressed size is not known in advance.
+    """
     total = 0
     for path in paths:
         if path == "-":
             return None
         try:
+            with open(path, "rb") as raw:
+                if raw.read(2) == _GZIP_MAGIC:
+                    return None
             total += os.path.getsize(path)
         except OSError:
             return None

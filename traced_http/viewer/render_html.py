@@ -164,6 +164,7 @@ class _Page:
         )
         orphan = '<span class="orphan">orphan: parent not in these logs</span>' * node.orphan
         failed = ' class="err"' if span.failed else ""
+        duration = "" if span.duration is None else escape(format_ms(span.duration))
         self.rows.append(
             f'<tr class="span" tabindex="0" data-index="{index}" '
             f'data-span-id="{escape(span.span_id)}">'
@@ -171,7 +172,7 @@ class _Page:
             f'<td class="what" style="padding-left:{8 + 18 * depth}px">'
             f"<span{failed}>{escape(span.label)}</span>{orphan}</td>"
             f"<td{failed}>{escape(status)}</td>"
-            f'<td class="num">{escape(format_ms(span.duration)) if span.duration else ""}</td>'
+            f'<td class="num">{duration}</td>'
             f'<td class="fall"><div class="track">{bar}{marks}</div></td></tr>'
         )
         for annotation in span.annotations:

@@ -55,7 +55,6 @@ def span_data(span: Span, orphan: bool) -> dict[str, Any]:
 
 
 def _tree(node: SpanNode) -> dict[str, Any]:
-    # Built without recursion: a hostile log could nest spans deeper than Python's stack.
     root = span_data(node.span, node.orphan)
     root["children"] = []
     stack: list[tuple[SpanNode, dict[str, Any]]] = [(node, root)]

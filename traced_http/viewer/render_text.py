@@ -156,7 +156,7 @@ def render_trace(trace: Trace, style: Style, columns: int = 120) -> str:
     length = max((trace.end or start) - start, 1e-9)
 
     lines = [_header(trace, style)]
-    left = format_ms(0.0 if trace.start is not None else None)
+    left = "0 ms" if trace.start is not None else "?"
     right = format_ms(length if trace.end is not None else None)
     axis = left + right.rjust(bar_w - len(left))
     lines.append(
