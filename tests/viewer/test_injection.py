@@ -71,7 +71,7 @@ def test_show_list_and_stats_print_no_raw_control_characters() -> None:
         style = Style(colour)
         outputs = [
             render_trace(trace, style),
-            render_list(list(summaries.traces.values()), style),
+            "\n".join(render_list(list(summaries.traces.values()), style)),
             render_stats(stats.rows(), style),
         ]
         for output in outputs:

@@ -117,8 +117,8 @@ def _events(
             progress.finish()
 
 
-def _keep(summary: TraceSummary, args: argparse.Namespace) -> bool:
-    if args.service and not summary.services.intersection(args.service):
+def _keep(summary: TraceSummary, args: argparse.Namespace, services: int) -> bool:
+    if args.service and not summary.service_bits & services:
         return False
     if args.errors and not summary.error:
         return False
@@ -134,7 +134,8 @@ def _keep(summary: TraceSummary, args: argparse.Namespace) -> bool:
 def _list(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
     summaries = Summaries()
     summaries.add_all(_events(args, counts))
-    kept = [s for s in summaries.traces.values() if _keep(s, args)]
+    services = summaries.service_mask(args.service or [])
+    kept = [s for s in summaries.traces.values() if _keep(s, args, services)]
     if args.sort == "duration":
         kept.sort(key=lambda s: -(s.duration or 0.0))
         if args.limit is not None:
@@ -143,7 +144,8 @@ def _list(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
         kept.sort(key=lambda s: (s.start is None, s.start or 0.0, s.trace_id))
         if args.limit is not None:
             kept = kept[len(kept) - max(args.limit, 0) :] if args.limit > 0 else []
-    out.write(render_list(kept, Style(colour_wanted(out, args.no_color))) + "\n")
+    for line in render_list(kept, Style(colour_wanted(out, args.no_color))):
+        out.write(line + "\n")
     return 0
 
 

@@ -31,7 +31,7 @@ class TraceSummary:
         "root_real",
         "root_start",
         "root_status",
-        "services",
+        "service_bits",
         "trace_id",
     )
 
@@ -45,7 +45,9 @@ class TraceSummary:
         self.root_start: float | None = None
         self.root_duration: float | None = None
         self.root_status: int | None = None
-        self.services: set[str] = set()
+        # One bit per service name (numbered by `Summaries`): a set per trace would cost
+        # more than the rest of the summary.
+        self.service_bits = 0
         self.error = False
         self.n_starts = self.n_ends = self.n_calls = 0
 
@@ -62,6 +64,11 @@ class TraceSummary:
         if self.first_start is None or self.last_end is None:
             return None
         return self.last_end - self.first_start
+
+    @property
+    def service_count(self) -> int:
+        """How many services logged events of this trace."""
+        return bin(self.service_bits).count("1")
 
     @property
     def span_count(self) -> int:
@@ -85,7 +92,14 @@ class Summaries:
 
     def __init__(self) -> None:
         self.traces: dict[str, TraceSummary] = {}
-        self._services: dict[str, str] = {}
+        self._service_bits: dict[str, int] = {}
+
+    def service_mask(self, services: Iterable[str]) -> int:
+        """The bits of these service names, for filtering on `TraceSummary.service_bits`."""
+        mask = 0
+        for service in services:
+            mask |= self._service_bits.get(service, 0)
+        return mask
 
     def add_all(self, events: Iterable[Event]) -> None:
         """Fold every event in; only start, end and call events change a summary."""
@@ -98,10 +112,11 @@ class Summaries:
         trace_id = event["traceid"]
         summary = self.traces.get(trace_id)
         if summary is None:
-            summary = self.traces[trace_id] = TraceSummary(sys.intern(trace_id))
-        service = event["service"]
-        if service not in summary.services:
-            summary.services.add(self._services.setdefault(service, service))
+            summary = self.traces[trace_id] = TraceSummary(trace_id)
+        bit = self._service_bits.get(event["service"])
+        if bit is None:
+            bit = self._service_bits[event["service"]] = 1 << len(self._service_bits)
+        summary.service_bits |= bit
         if kind not in ("start", "end", "call"):
             return
         msg: dict[str, Any] = event["msg_dict"]
@@ -155,7 +170,8 @@ class Summaries:
             summary.root_start = summary.root_duration = summary.root_status = None
         label = _label(kind, msg)
         if label is not None:
-            summary.root_label = label
+            # Roots are mostly the same few routes: share one string per label.
+            summary.root_label = sys.intern(label)
         if start is not None and (kind != "end" or summary.root_start is None):
             summary.root_start = start
         if kind != "start":

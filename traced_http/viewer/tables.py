@@ -6,7 +6,7 @@ for the same reason as in the tree view.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from traced_http.viewer.sanitize import clean
 from traced_http.viewer.stats import RouteStats
@@ -35,32 +35,48 @@ def _table(header: Sequence[str], rows: list[list[str]], right: set[int]) -> lis
     ]
 
 
-def render_list(summaries: Sequence[TraceSummary], style: Style) -> str:
-    """One line per trace: start, id, root, status, duration, spans, services, error mark."""
-    header = ("START (UTC)", "TRACE ID", "ROOT", "STATUS", "DURATION", "SPANS", "SERVICES", "")
-    rows = [
-        [
-            format_time(s.start),
-            clean(s.trace_id),
-            _cut(clean(s.root_label), MAX_ROOT),
-            "" if s.root_status is None else str(s.root_status),
-            format_ms(s.duration),
-            str(s.span_count),
-            str(len(s.services)),
-            "ERROR" if s.error else "",
-        ]
-        for s in summaries
+_LIST_HEADER = ("START (UTC)", "TRACE ID", "ROOT", "STATUS", "DURATION", "SPANS", "SERVICES", "")
+_LIST_RIGHT = {3, 4, 5, 6}
+
+
+def _list_cells(summary: TraceSummary) -> list[str]:
+    return [
+        format_time(summary.start),
+        clean(summary.trace_id),
+        _cut(clean(summary.root_label), MAX_ROOT),
+        "" if summary.root_status is None else str(summary.root_status),
+        format_ms(summary.duration),
+        str(summary.span_count),
+        str(summary.service_count),
+        "ERROR" if summary.error else "",
     ]
-    table = _table(header, rows, right={3, 4, 5, 6})
-    lines = [style.paint("  ".join(table[0]).rstrip(), "header")]
-    for summary, cells in zip(summaries, table[1:]):
+
+
+def render_list(summaries: Sequence[TraceSummary], style: Style) -> Iterator[str]:
+    """One line per trace: start, id, root, status, duration, spans, services, error mark.
+
+    Lines are made one at a time (cells are formatted twice: once to size the columns),
+    so that printing a hundred thousand traces does not hold them all as text.
+    """
+    widths = [len(title) for title in _LIST_HEADER]
+    for summary in summaries:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, _list_cells(summary))]
+
+    def pad(cells: Sequence[str]) -> list[str]:
+        return [
+            cell.rjust(widths[i]) if i in _LIST_RIGHT else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+
+    yield style.paint("  ".join(pad(_LIST_HEADER)).rstrip(), "header")
+    for summary in summaries:
+        cells = pad(_list_cells(summary))
         if summary.error:
             cells[-1] = style.paint(cells[-1], "error")
             cells[3] = style.paint(cells[3], "error")
         else:
             cells[3] = style.status(cells[3], summary.root_status, False)
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+        yield "  ".join(cells).rstrip()
 
 
 def render_stats(rows: Sequence[RouteStats], style: Style) -> str:
