@@ -116,9 +116,11 @@ def test_show_marks_orphans(run: Runner, logs: list[Path]) -> None:
     gateway, _orders, inventory, _worker = logs
     status, out, _ = run("show", TRACE, files=[gateway, inventory])
     assert status == 0
-    orphan_lines = [line for line in out.splitlines() if "(orphan: parent" in line]
-    assert len(orphan_lines) == 2 and all("GET /stock/42" in line for line in orphan_lines)
-    assert "1 orphan" not in out.splitlines()[0] and "2 orphans" in out.splitlines()[0]
+    lines = out.splitlines()
+    orphan_lines = [line for line in lines if "[orphan]" in line and line.startswith("inventory")]
+    assert len(orphan_lines) == 2 and all("├─ GET /stock/42" in line for line in orphan_lines)
+    assert "2 orphans" in lines[0]
+    assert lines[-1].startswith("[orphan]: the span's parent is not in the logs given")
 
 
 def test_show_unknown_and_ambiguous_ids(run: Runner, tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def _span_row(node: SpanNode, prefix: str) -> _Row:
         note = f"! {clean(span.error.type)}: {clean(span.error.message)}"
     mark = ""
     if node.orphan:
-        mark = f" (orphan: parent {clean(span.parent_id or '?')[:16]} not in these logs)"
+        mark = " [orphan]"
     return _Row(
         service=clean(span.service),
         prefix=prefix,
@@ -178,8 +178,8 @@ def render_trace(trace: Trace, style: Style, columns: int = 120) -> str:
     if trace.orphan_count:
         lines.append(
             style.paint(
-                "orphan: a span whose parent is not in the logs given (a service's log is "
-                "missing); shown under the root.",
+                "[orphan]: the span's parent is not in the logs given (a service's log is "
+                "missing), so it is shown under the root.",
                 "dim",
             )
         )
@@ -230,4 +230,4 @@ def _header(trace: Trace, style: Style) -> str:
     if trace.orphan_count:
         orphans = f"{trace.orphan_count} orphan{'s' * (trace.orphan_count != 1)}"
         parts.append(style.paint(orphans, "orphan"))
-    return "  ·  ".join(parts)
+    return " · ".join(parts)
