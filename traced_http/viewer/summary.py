@@ -155,6 +155,8 @@ class Summaries:
         span_id = event["span_id"]
         real = event.get("parent_id") is None
         if span_id != summary.root_id:
+            if summary.root_real and not real:
+                return  # the common case: a span below an already known root
             earlier = start is not None and (
                 summary.root_start is None or start < summary.root_start
             )
