@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -202,3 +203,29 @@ def test_python_dash_m(logs: list[Path]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"trace {TRACE}")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "coloured"),
+    [([], {}, True), (["--no-color"], {}, False), ([], {"NO_COLOR": "1"}, False)],
+)
+def test_colour_only_on_a_terminal_and_when_allowed(
+    logs: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    options: list[str],
+    env: dict[str, str],
+    coloured: bool,
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for command in (["show", TRACE], ["list"], ["stats"]):
+        terminal = Terminal()
+        monkeypatch.setattr("sys.stdout", terminal)
+        assert main([*command, *options, *map(str, logs)]) == 0
+        assert ("\x1b[" in terminal.getvalue()) is coloured
