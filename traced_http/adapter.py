@@ -39,6 +39,7 @@ _active_call: contextvars.ContextVar[Optional[tuple[TraceContext, _Span, str]]] 
 redirect_root: contextvars.ContextVar[Optional[list[TraceContext]]] = contextvars.ContextVar(
     "traced_http_redirect_root", default=None
 )
+_MERGED_LIMIT = 64
 _TRACING_SETTINGS = (
     "service",
     "propagate_to",
@@ -76,10 +77,10 @@ class TracingAdapter(HTTPAdapter):
             if k in options
         }
         super().__init__(max_retries=0 if max_retries is None else max_retries, **pool)
-        self.max_retries = retry_policy(self.max_retries)
+        self.max_retries = retry_policy(max_retries)  # an int: our policy, not from_int()
         self._retries_on = self.max_retries.total not in (0, False)
         self._overrides = options
-        self._merged: dict[int, TraceSettings] = {}
+        self._merged: dict[int, tuple[TraceSettings, TraceSettings]] = {}
         if options:
             DEFAULT_SETTINGS.replace(**options)  # validate now, not on the first call
 
@@ -87,10 +88,14 @@ class TracingAdapter(HTTPAdapter):
         """``base`` (the active trace's settings) with this adapter's own options applied."""
         if not self._overrides:
             return base
-        merged = self._merged.get(id(base))
-        if merged is None:
-            merged = self._merged[id(base)] = base.replace(**self._overrides)
-        return merged
+        entry = self._merged.get(id(base))
+        if entry is None or entry[0] is not base:
+            # The base is kept alive with its entry: a new app's settings allocated where a
+            # collected one was must not get the old app's merged settings.
+            if len(self._merged) >= _MERGED_LIMIT:
+                self._merged.clear()
+            entry = self._merged[id(base)] = (base, base.replace(**self._overrides))
+        return entry[1]
 
     def send(
         self,
@@ -163,7 +168,11 @@ class TracingAdapter(HTTPAdapter):
             "request_size": _size(request.body),
         }
         if response is None:
-            msg["error"] = error_info(exc) if exc is not None else None
+            error = error_info(exc) if exc is not None else None
+            if error is not None:
+                # requests repeats the path and query in its messages ("with url: /x?token=...").
+                error["message"] = settings.redactor.text(error["message"])
+            msg["error"] = error
         else:
             msg["status_code"] = response.status_code
             if stream:
