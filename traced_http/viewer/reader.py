@@ -173,8 +173,7 @@ def _parse(line: str, counts: ReadCounts) -> Event | None:
     if end != len(line) and line[end:].strip():
         counts.broken += 1
         return None
-    # A line starting with "{" decodes to a dict.
-    if "event_des" not in obj or obj.get("traceid") is None:
+    if type(obj) is not dict or "event_des" not in obj or obj.get("traceid") is None:
         # Not an event (an application's own record), or add_event outside any trace:
         # an event that belongs to no trace to show.
         counts.not_events += 1
