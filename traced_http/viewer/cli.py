@@ -178,7 +178,10 @@ def _show(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
     trace_id, events = _select(_events(args, counts, wanted.encode("utf-8")), wanted)
     trace = make_trace(trace_id, build_tree(events))
     if args.format == "json":
-        text = render_json(trace, counts)
+        try:
+            text = render_json(trace, counts)
+        except RecursionError:
+            raise UserError("the trace nests spans too deeply to write as JSON") from None
     elif args.format == "html":
         text = render_html(trace)
     else:

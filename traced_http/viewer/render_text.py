@@ -35,7 +35,6 @@ class _Row:
     bar_from: float | None = None
     bar_to: float | None = None
     instant: bool = False
-    unfinished: bool = False
     failed: bool = False
     status_code: int | None = None
     note: str = ""
@@ -68,7 +67,6 @@ def _span_row(node: SpanNode, prefix: str) -> _Row:
         duration=format_ms(span.duration) if span.duration is not None else "",
         bar_from=span.start,
         bar_to=span.end,
-        unfinished=span.start is not None and span.end is None,
         failed=span.failed,
         status_code=span.status,
         note=note,
