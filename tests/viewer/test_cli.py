@@ -138,6 +138,7 @@ def test_show_unknown_and_ambiguous_ids(run: Runner, tmp_path: Path) -> None:
 def test_show_exact_id_wins_over_longer_ids_it_prefixes(run: Runner, tmp_path: Path) -> None:
     c = Chain()
     c.request("a", "GET", "/long", trace="req-12", start=0, duration=0.1)
+    c.request("a", "GET", "/longer", trace="req-13", start=0.5, duration=0.1)
     c.request("a", "GET", "/exact", trace="req-1", start=1, duration=0.1)
     status, out, _ = run("show", "req-1", files=[write_log(tmp_path / "a.log", c.lines())])
     assert status == 0 and "GET /exact" in out and "/long" not in out

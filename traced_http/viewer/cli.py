@@ -150,9 +150,14 @@ def _list(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
 
 
 def _select(events: Iterator[Event], wanted: str) -> tuple[str, list[Event]]:
-    """The events of the one trace whose id is `wanted` or starts with it."""
+    """The events of the one trace whose id is `wanted` or, if unique, starts with it.
+
+    Only one trace's events are kept at a time; other matching ids are only noted (a few,
+    for the message), since an exact match later in the input still wins.
+    """
     chosen: str | None = None
     chosen_events: list[Event] = []
+    others: list[str] = []
     for event in events:
         trace_id: str = event["traceid"]
         if trace_id == chosen:
@@ -161,13 +166,15 @@ def _select(events: Iterator[Event], wanted: str) -> tuple[str, list[Event]]:
             continue  # another trace, or a longer id once the exact one was found
         elif chosen is None or trace_id == wanted:
             chosen, chosen_events = trace_id, [event]
-        else:
-            raise UserError(
-                f"{clean(wanted)} matches several traces ({clean(chosen)}, {clean(trace_id)}, "
-                "...): give more of the id"
-            )
+        elif len(others) < 3 and trace_id not in others:
+            others.append(trace_id)
     if chosen is None:
         raise UserError(f"no trace id starts with {clean(wanted)}")
+    if others and chosen != wanted:
+        matches = ", ".join(clean(trace_id) for trace_id in [chosen, *others])
+        raise UserError(
+            f"{clean(wanted)} matches several traces ({matches}, ...): give more of the id"
+        )
     return chosen, chosen_events
 
 
