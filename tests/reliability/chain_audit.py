@@ -57,6 +57,7 @@ class Event(NamedTuple):
     rejected: Optional[list[str]] = None
     traceid_header: Optional[str] = None
     time: Optional[float] = None
+    error: Optional[str] = None
 
     @property
     def request_span(self) -> Optional[str]:
@@ -76,6 +77,11 @@ class Audit:
         self.figures[figure] += times
         if len(self.problems) < _EXAMPLES:
             self.problems.append(f"{figure}: {problem}")
+
+    def note(self, problem: str) -> None:
+        """What explains a counted problem (the errors a failed request logged)."""
+        if len(self.problems) < _EXAMPLES:
+            self.problems.append(f"  note: {problem}")
 
     def faults(self) -> dict[str, int]:
         """The figures that must be zero."""
@@ -131,6 +137,9 @@ def _slim(service: str, raw: Mapping[str, Any]) -> Event:
         raw.get("trace_index"),
         str(raw.get("event_des")),
     )
+    error = msg.get("error")
+    if isinstance(error, dict):
+        event = event._replace(error=f"{error.get('type')}: {str(error.get('message'))[:300]}")
     if event.des == "end":
         return event._replace(time=msg.get("end_time"))
     if event.des != "start":
@@ -148,7 +157,7 @@ def _slim(service: str, raw: Mapping[str, Any]) -> Event:
 def audit_run(answers: list[Answer], logs: Mapping[str, Iterable[Path]]) -> Audit:
     """All the figures of one run: the answers first, then the logs of every service."""
     audit = Audit(len(answers))
-    chain_of = _check_answers(answers, audit)
+    chain_of, failed = _check_answers(answers, audit)
     events = {service: read_events(service, logs[service], audit) for service in SERVICES}
     starts = {s: {e.span_id: e for e in events[s] if e.des == "start"} for s in SERVICES}
     calls = {s: {e.span_id: e for e in events[s] if e.des == "call"} for s in SERVICES}
@@ -160,18 +169,32 @@ def audit_run(answers: list[Answer], logs: Mapping[str, Iterable[Path]]) -> Audi
     for answer in answers:
         if answer.echoed is None or chain_of.get(answer.echoed) != answer.sent.n:
             continue
+        if answer.echoed in failed:
+            errors = [
+                f"{e.service} {e.des}: {e.error}"
+                for service in SERVICES
+                for e in by_chain.get((service, answer.echoed), [])
+                if e.error
+            ]
+            audit.note(f"request {answer.sent.n} ({answer.echoed}) logged: {errors}")
+            continue
         for service in SERVICES:
             _check_request(service, answer, by_chain.get((service, answer.echoed), []), audit)
     return audit
 
 
-def _check_answers(answers: list[Answer], audit: Audit) -> dict[str, int]:
-    """Each answer: 200, the right id echoed, and that id seen by every service throughout."""
+def _check_answers(answers: list[Answer], audit: Audit) -> tuple[dict[str, int], set[str]]:
+    """Each answer: 200, the right id echoed, and that id seen by every service throughout.
+
+    Returns the request of each echoed chain, and the chains whose answer failed (their
+    logs are not checked for completeness: a call that failed may never have arrived).
+    """
     chain_of: dict[str, int] = {}
+    failed: set[str] = set()
     for answer in answers:
         sent, echoed = answer.sent, answer.echoed
-        if answer.error is not None or answer.status != 200:
-            audit.count("failed", f"request {sent.n}: {answer.error or answer.status}")
+        if answer.error is not None:
+            audit.count("failed", f"request {sent.n}: {answer.error}")
             continue
         expected_ok = (
             echoed == sent.traceid
@@ -185,6 +208,10 @@ def _check_answers(answers: list[Answer], audit: Audit) -> dict[str, int]:
             audit.count("mixed", f"requests {chain_of[echoed]} and {sent.n} both got {echoed}")
             continue
         chain_of[echoed] = sent.n
+        if answer.status != 200:
+            failed.add(echoed)
+            audit.count("failed", f"request {sent.n} ({echoed}): status {answer.status}")
+            continue
         hops = (answer.body or {}).get("chain") or []
         if [hop.get("service") for hop in hops] != list(SERVICES):
             audit.count("failed", f"request {sent.n}: answer {answer.body!r}")
@@ -193,7 +220,7 @@ def _check_answers(answers: list[Answer], audit: Audit) -> dict[str, int]:
             seen = {hop.get("traceid"), hop.get("before"), hop.get("after")}
             if seen != {echoed}:
                 audit.count("mixed", f"request {sent.n}: {hop['service']} saw {seen}")
-    return chain_of
+    return chain_of, failed
 
 
 def _check_links(

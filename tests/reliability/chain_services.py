@@ -124,6 +124,11 @@ def _spawn(
         "60",
         "--graceful-timeout",
         "10",
+        # gunicorn closes a kept-alive connection after 2 idle seconds by default; a call
+        # sent on it just then fails (see test_pooled_connections.py). Longer than the
+        # run, so that the load test counts tracing faults, not that race.
+        "--keep-alive",
+        "300",
         "--log-level",
         "warning",
         "--error-logfile",

@@ -41,7 +41,8 @@ def run_chain_load(
     figures["req/s"] = round(count / seconds)
     record(f"{kind} x{count}", figures)
     print(f"\n{figures_table({kind: figures})}")
-    assert audit.faults() == dict.fromkeys(FAULTS, 0), "\n".join(audit.problems)
+    outputs = [f"-- {name} (gunicorn):\n{s.output_tail(1500)}" for name, s in services.items()]
+    assert audit.faults() == dict.fromkeys(FAULTS, 0), "\n".join(audit.problems + outputs)
     assert audit.figures["requests"] == count
     if kind != "sync":
         # Else the run proved nothing about keeping concurrent requests' traces apart.
