@@ -272,6 +272,12 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def readall(self) -> bytes:
+        # ``read()`` lands here: one read of the rest, not 8 KiB ``readinto`` steps.
+        prefix, self._prefix = bytes(self._prefix), memoryview(b"")
+        rest: bytes = self._rest.read()
+        return prefix + rest
+
     def readinto(self, buffer: Any) -> int:
         if self._prefix:
             size = min(len(buffer), len(self._prefix))

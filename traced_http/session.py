@@ -70,6 +70,7 @@ class TracedSession(requests.Session):
         self.mount("https://", adapter)
         self._env_snapshot: Optional[tuple[Optional[str], ...]] = None
         self._env_cache: dict[tuple[str, Optional[str]], tuple[dict[str, str], Any]] = {}
+        self._merged_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         """As ``Session.request``, with the session's default timeout when none is given."""
@@ -117,14 +118,39 @@ class TracedSession(requests.Session):
 
         requests reads proxy and CA settings from the environment on every call (about
         110 µs); the answer is cached by scheme and host, and the cache is dropped when
-        one of the variables involved changes.
+        one of the variables involved changes. Calls with per-call proxies, cert or
+        verify path are merged as requests does, from the cached environment part.
         """
         if not self.trust_env or not isinstance(url, str):
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         snapshot = tuple(map(os.environ.get, _ENV_NAMES))
-        if snapshot != self._env_snapshot or len(self._env_cache) > _ENV_CACHE_LIMIT:
+        if (
+            snapshot != self._env_snapshot
+            or len(self._env_cache) > _ENV_CACHE_LIMIT
+            or len(self._merged_cache) > _ENV_CACHE_LIMIT
+        ):
             self._env_cache = {}
+            self._merged_cache = {}
             self._env_snapshot = snapshot
+        if proxies or stream or cert is not None or verify not in (None, True):
+            return self._merge(url, proxies, stream, verify, cert)
+        # The common call (no per-call settings): the whole answer is cached, keyed by
+        # origin and by the session's own settings, which the caller may change.
+        key = (
+            "/".join(url.split("/", 3)[:3]),  # scheme://host:port
+            stream,
+            verify,
+            tuple(self.proxies.items()) if self.proxies else (),
+            self.stream,
+            self.verify,
+            self.cert,
+        )
+        merged = self._merged_cache.get(key)
+        if merged is None:
+            merged = self._merged_cache[key] = self._merge(url, proxies, stream, verify, cert)
+        return {**merged, "proxies": dict(merged["proxies"])}
+
+    def _merge(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         merged_proxies: dict[str, Any] = dict(proxies or {})
         no_proxy = merged_proxies.get("no_proxy")
         key = ("/".join(url.split("/", 3)[:3]), no_proxy)
