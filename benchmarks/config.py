@@ -10,7 +10,7 @@ class Settings:
     repeats: int = 7  # timed batches per in-process case (the median is reported)
     batch_seconds: float = 0.12  # length of one timed batch
     server_seconds: float = 10.0  # wrk time per gunicorn variant and worker kind
-    server_rounds: int = 2  # the server time is split into this many interleaved rounds
+    server_rounds: int = 5  # the server time is split into this many interleaved rounds
     wrk_connections: int = 16
     memory_requests: int = 100_000
     big_body_repeats: int = 9

@@ -24,7 +24,7 @@ def build_apps() -> tuple[dict[str, Flask], dict[str, str]]:
     for variant in INBOUND_VARIANTS:
         try:
             apps[variant] = create_app(variant)
-        except ImportError as exc:
+        except (ImportError, AttributeError) as exc:
             missing[variant] = f"{type(exc).__name__}: {exc}"
     return apps, missing
 
