@@ -36,7 +36,7 @@ EVENTS_PER_REQUEST = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def json_blob(size: int) -> bytes:
     """A JSON document of exactly ``size`` bytes (``size`` >= 12)."""
     head, tail = b'{"data": "', b'"}'
@@ -59,7 +59,9 @@ def _add_routes(app: Flask) -> None:
 
     @app.get("/blob")
     def blob() -> Response:
-        return Response(json_blob(request.args.get("size", 64, type=int)), mimetype="application/json")
+        return Response(
+            json_blob(request.args.get("size", 64, type=int)), mimetype="application/json"
+        )
 
 
 def create_app(variant: str) -> Flask:

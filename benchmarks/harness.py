@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable
 
 from werkzeug.test import EnvironBuilder
 
@@ -150,7 +150,7 @@ class Case:
 
     name: str
     call: Callable[[], object]
-    batch: Callable[[], ContextManager[object]] = contextlib.nullcontext
+    batch: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext
 
 
 @dataclass

@@ -28,7 +28,9 @@ BODY = b'{"id": 42, "name": "widget"}'
 class CannedAdapter(HTTPAdapter):
     """Answers every request with a 200 JSON response built in memory."""
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         response = requests.Response()
         response.status_code = 200
         response.reason = "OK"
@@ -108,7 +110,7 @@ def build_cases() -> tuple[list[Case], dict[str, int], DiscardHandler | None, st
     return cases, expected, handler, None
 
 
-def _events_per_call(case: Case, handler: DiscardHandler) -> int:
+def events_per_call(case: Case, handler: DiscardHandler) -> int:
     with case.batch():
         before = handler.count
         case.call()
@@ -127,7 +129,7 @@ def run(settings: Settings) -> tuple[list[Table], list[Target]]:
     for case in cases:
         events = "n/a"
         if handler is not None and case.name in expected:
-            seen = _events_per_call(case, handler)
+            seen = events_per_call(case, handler)
             events = str(seen) + ("" if seen == expected[case.name] else " (expected 1!)")
         table.rows.append([case.name, us(cost[case.name]), us(cost[case.name] - base), events])
     table.notes.append(

@@ -1,8 +1,8 @@
 """Run the whole benchmark suite in one process and write benchmarks/results/latest.md.
 
-    python -m benchmarks.run            # everything, about 4 minutes on 2 cores
-    python -m benchmarks.run --quick    # smoke run, well under a minute
-    python -m benchmarks.run --parts inbound,outbound --profile
+python -m benchmarks.run            # everything, about 4 minutes on 2 cores
+python -m benchmarks.run --quick    # smoke run, well under a minute
+python -m benchmarks.run --parts inbound,outbound --profile
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="short smoke run (not for numbers)")
     parser.add_argument(
         "--duration", type=float, help="seconds of wrk per gunicorn variant and worker kind"
     )
-    parser.add_argument(
-        "--memory-requests", type=int, help="requests measured for memory growth"
-    )
+    parser.add_argument("--memory-requests", type=int, help="requests measured for memory growth")
     parser.add_argument(
         "--parts",
         default=",".join(PARTS),

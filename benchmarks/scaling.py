@@ -165,8 +165,6 @@ def _settled_size() -> int:
     return tracemalloc.get_traced_memory()[0]
 
 
-def _top_growth(
-    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, limit: int
-) -> list[str]:
+def _top_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, limit: int) -> list[str]:
     stats = after.compare_to(before, "lineno")
     return [str(stat) for stat in stats[:limit] if stat.size_diff > 0]

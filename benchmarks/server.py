@@ -218,9 +218,17 @@ def run(settings: Settings) -> tuple[list[Table], list[Target]]:
     wrk = ensure_wrk()
     table = Table(
         f"Under gunicorn, wrk -t1 -c{settings.wrk_connections} GET {PATH}, "
-        f"{settings.server_seconds:g} s per variant in {settings.server_rounds} interleaved round(s)",
-        ["worker kind", "variant", "requests/s", "× bare rps", "worker CPU µs/request",
-         "added CPU µs/request", "errors"],
+        f"{settings.server_seconds:g} s per variant "
+        f"in {settings.server_rounds} interleaved round(s)",
+        [
+            "worker kind",
+            "variant",
+            "requests/s",
+            "× bare rps",
+            "worker CPU µs/request",
+            "added CPU µs/request",
+            "errors",
+        ],
     )
     if wrk is None:
         table.notes.append("not measured: wrk is missing and could not be installed")
@@ -285,7 +293,9 @@ def _targets(sync: dict[str, Server]) -> list[Target]:
     rps_ratio = (traced.requests / traced.seconds) / (bare.requests / bare.seconds)
     added = (traced.cpu / traced.requests - bare.cpu / bare.requests) * 1e6
     return [
-        Target("gunicorn sync: traced-http ≥ 0.85 × bare rps", f"{rps_ratio:.2f} ×", rps_ratio >= 0.85),
+        Target(
+            "gunicorn sync: traced-http ≥ 0.85 × bare rps", f"{rps_ratio:.2f} ×", rps_ratio >= 0.85
+        ),
         Target(
             "gunicorn sync: traced-http adds ≤ 45 µs CPU per request",
             f"{added:.1f} µs",
