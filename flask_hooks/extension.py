@@ -1,0 +1,175 @@
+"""``Tracing``: the Flask extension whose hooks open and close a trace per request.
+
+``before_request`` reads the trace headers, opens the span and writes ``start``;
+``after_request`` echoes the id on the response; ``teardown_request`` writes ``end``
+(it runs for every request, also when the view raised) and resets the context, so
+nothing leaks into the next request served by the thread. A streamed response gets its
+``end`` when the server closes the stream.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import Token
+from typing import Any, Optional
+
+from flask import Flask, Response, g, request
+from werkzeug.wsgi import ClosingIterator
+
+from traced_http.context import TraceContext, activate, deactivate
+from traced_http.events import emit, enabled
+from traced_http.ids import new_span_id
+from traced_http.log_format import ensure_visible
+
+from .config import TracingConfig, check_option_names
+from .request_events import end_message, start_message, stream_end_message
+from .streaming import WatchedStream, stream_error
+
+__all__ = ["EXTENSION_KEY", "Tracing", "register_handler"]
+
+EXTENSION_KEY = "traced_http"
+_SPAN_KEY = "traced_http.span"
+
+
+class Tracing:
+    """Trace every request of a Flask app: ``Tracing(app)`` or ``Tracing().init_app(app)``.
+
+    Options are those of ``app.config["TRACE_*"]`` (options win); see the README's table.
+    One instance may serve several apps; each app keeps its own settings in
+    ``app.extensions["traced_http"]``.
+    """
+
+    def __init__(self, app: Optional[Flask] = None, **options: Any) -> None:
+        check_option_names(options)
+        self.options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Register the hooks on ``app``; settings are validated here, once."""
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(f"tracing is already set up on the app {app.name!r}")
+        config = TracingConfig.build(app.name, app.config, self.options)
+        hooks = _Hooks(config)
+        app.extensions[EXTENSION_KEY] = config
+        # First among before_request functions, last among after/teardown ones (those
+        # run in reverse order): the trace covers whatever the app's own hooks do.
+        app.before_request_funcs.setdefault(None, []).insert(0, hooks.before_request)
+        app.after_request_funcs.setdefault(None, []).insert(0, hooks.after_request)
+        app.teardown_request_funcs.setdefault(None, []).insert(0, hooks.teardown_request)
+        ensure_visible()
+
+
+def register_handler(app: Flask, **options: Any) -> Tracing:
+    """The seed's name for ``Tracing(app)``."""
+    return Tracing(app, **options)
+
+
+class _RequestSpan:
+    """What the hooks of one request share; kept in the WSGI environ."""
+
+    __slots__ = ("ctx", "error", "response", "start", "streamed", "token")
+
+    def __init__(self, ctx: TraceContext, token: Token[Optional[TraceContext]], start: float):
+        self.ctx = ctx
+        self.token = token
+        self.start = start
+        self.response: Optional[Response] = None
+        self.error: Optional[BaseException] = None
+        self.streamed = False
+
+
+class _Hooks:
+    """The three hooks, bound to one app's compiled configuration."""
+
+    __slots__ = ("config",)
+
+    def __init__(self, config: TracingConfig) -> None:
+        self.config = config
+
+    def before_request(self) -> None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
+        config = self.config
+        if config.exclude_paths and environ.get("PATH_INFO", "").startswith(config.exclude_paths):
+            return
+        incoming = config.inbound.extract(environ)
+        settings = config.settings
+        ctx = TraceContext(
+            incoming.trace_id,
+            new_span_id(),
+            incoming.parent_id,
+            settings.service,
+            incoming.flags,
+            incoming.tracestate,
+            settings,
+        )
+        g.traceid = ctx.trace_id
+        start = time.time()
+        environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
+        if enabled():
+            emit(ctx, "start", start_message(req, environ, incoming, settings, start))
+
+    def after_request(self, response: Response) -> Response:
+        environ = request.environ
+        span: Optional[_RequestSpan] = environ.get(_SPAN_KEY)
+        if span is None:
+            return response
+        header = self.config.response_header
+        if header:
+            _echo(response, header, span.ctx.trace_id)
+        span.response = response
+        if _is_live_stream(response):
+            span.streamed = True
+            head = environ.get("REQUEST_METHOD") == "HEAD"
+            settings = self.config.settings
+
+            def on_end(error: Optional[BaseException], finished: bool, sent: int) -> None:
+                failure = stream_error(error or span.error, finished, head)
+                end = time.time()
+                emit(
+                    span.ctx,
+                    "end",
+                    stream_end_message(response, failure, sent, span.start, end, settings),
+                )
+
+            response.response = WatchedStream(response.response, on_end)
+        return response
+
+    def teardown_request(self, error: Optional[BaseException]) -> None:
+        span: Optional[_RequestSpan] = request.environ.pop(_SPAN_KEY, None)
+        if span is None:
+            return
+        deactivate(span.token)
+        if span.streamed:
+            span.error = error  # the stream's end, written at close, reports it
+            return
+        if enabled():
+            msg = end_message(span.response, error, span.start, time.time(), self.config.settings)
+            emit(span.ctx, "end", msg)
+
+
+def _is_live_stream(response: Response) -> bool:
+    """A body produced while it is sent (a generator), whose end comes at close.
+
+    Error pages that Flask builds from an ``HTTPException`` look streamed too (a
+    ``ClosingIterator``) but are complete: their end is written at teardown. So is a file
+    sent with ``direct_passthrough``, which the hooks leave untouched for the server.
+    """
+    return (
+        response.is_streamed
+        and not response.direct_passthrough
+        and not isinstance(response.response, ClosingIterator)
+    )
+
+
+def _echo(response: Response, header: str, trace_id: str) -> None:
+    """Put the id on the response, and let browsers read it on a CORS response."""
+    headers = response.headers
+    headers[header] = trace_id
+    if "Access-Control-Allow-Origin" in headers:
+        exposed = headers.get("Access-Control-Expose-Headers")
+        if not exposed:
+            headers["Access-Control-Expose-Headers"] = header
+        elif header.lower() not in {h.strip().lower() for h in exposed.split(",")}:
+            headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"

@@ -1,0 +1,215 @@
+"""The ``start`` and ``end`` messages of a request, built straight from what is logged.
+
+Only the request attributes that go into the message are touched: headers are read from
+the WSGI environ once, without an intermediate header map, and bodies are read only when
+textual and within the capture limit.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from flask import Request, Response
+
+from traced_http.bodies import body_kind, capture, form_fields, marker, truncated
+from traced_http.events import error_info
+from traced_http.propagation import Incoming
+from traced_http.redaction import REDACTED
+from traced_http.settings import TraceSettings
+
+__all__ = ["end_message", "start_message"]
+
+HEADER_VALUE_LIMIT = 2048
+_REJECTED = "[REJECTED]"
+_BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
+_names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+_NAMES_LIMIT = 1024
+
+
+def start_message(
+    req: Request, environ: Mapping[str, Any], incoming: Incoming, settings: TraceSettings, now: float
+) -> dict[str, Any]:
+    """The seed's start fields plus ``path``, ``remote_addr`` and where the id came from."""
+    redactor = settings.redactor
+    method = environ.get("REQUEST_METHOD", "GET")
+    remote_addr = environ.get("REMOTE_ADDR")
+    msg: dict[str, Any] = {
+        "method": method,
+        "url": redactor.url(req.url),
+        "path": req.path,
+        "headers": request_headers(environ, settings, incoming.rejected),
+        "request_data": request_data(req, environ, method, settings),
+        "ip": _cut(environ.get("HTTP_X_REAL_IP") or remote_addr),
+        "remote_addr": remote_addr,
+        "start_time": now,
+        "id_source": incoming.source,
+    }
+    if incoming.rejected:
+        msg["rejected_headers"] = list(incoming.rejected)
+    return msg
+
+
+def request_headers(
+    environ: Mapping[str, Any], settings: TraceSettings, rejected: tuple[str, ...]
+) -> dict[str, str]:
+    """Request headers as logged: secrets redacted, rejected trace ids never repeated."""
+    secret = settings.redactor.secret_header
+    out: dict[str, str] = {}
+    for key, value in environ.items():
+        name = _names.get(key)
+        if name is None:
+            if not key.startswith("HTTP_"):
+                continue
+            name = key[5:].replace("_", "-").title()
+            if len(_names) < _NAMES_LIMIT:
+                _names[key] = name
+        elif not value:
+            continue
+        if secret(name):
+            value = REDACTED
+        elif rejected and name.lower() in rejected:
+            value = _REJECTED
+        elif len(value) > HEADER_VALUE_LIMIT:
+            value = _cut(value)
+        out[name] = value
+    return out
+
+
+def request_data(
+    req: Request, environ: Mapping[str, Any], method: str, settings: TraceSettings
+) -> Any:
+    """As in the seed, the query args of a GET; else the body, when textual and captured."""
+    if method in _BODYLESS:
+        query = environ.get("QUERY_STRING")
+        return form_fields(query, settings.redactor) if query else {}
+    if not settings.capture_bodies:
+        return None
+    length = _content_length(environ)
+    if not length:
+        return None
+    content_type = environ.get("CONTENT_TYPE")
+    kind = body_kind(content_type)
+    if kind is None:
+        # Multipart uploads and binary bodies are never read by the hooks.
+        return marker("omitted", content_type=content_type, length=length)
+    max_length = req.max_content_length
+    if max_length is not None and length > max_length:
+        return marker("too_large", length=length, max_length=max_length)
+    limit = settings.body_limit
+    if length <= limit:
+        data = req.get_data(cache=True)
+        req.stream = io.BytesIO(data)  # type: ignore[misc]  # a view reading the stream still gets it all
+        return capture(data, kind, limit, settings.redactor)
+    if "stream" in req.__dict__:
+        return marker("truncated", length=length)  # the view's stream was already opened
+    prefix = req.stream.read(limit)
+    req.stream = _Prefixed(prefix, req.stream)  # type: ignore[misc]
+    return truncated(prefix, length, settings.redactor)
+
+
+def end_message(
+    response: Optional[Response],
+    error: Optional[BaseException],
+    start: float,
+    now: float,
+    settings: TraceSettings,
+) -> dict[str, Any]:
+    """The seed's end fields, and ``error`` when the view raised."""
+    msg: dict[str, Any] = {"end_time": now, "cost_time": now - start}
+    if response is None:
+        msg["status_code"] = 500
+        msg["headers"] = {}
+        msg["response_data"] = None
+    else:
+        msg["status_code"] = response.status_code
+        msg["headers"] = response_headers(response, settings)
+        msg["response_data"] = response_data(response, settings)
+    if error is not None:
+        msg["error"] = error_info(error)
+    return msg
+
+
+def response_headers(response: Response, settings: TraceSettings) -> dict[str, str]:
+    """Response headers as logged; ``Set-Cookie`` and other secrets redacted."""
+    secret = settings.redactor.secret_header
+    out: dict[str, str] = {}
+    for name, value in response.headers:
+        if secret(name):
+            value = REDACTED
+        elif len(value) > HEADER_VALUE_LIMIT:
+            value = _cut(value)
+        out[name] = out[name] + ", " + value if name in out else value
+    return out
+
+
+def response_data(response: Response, settings: TraceSettings) -> Any:
+    """The body when textual, within the capture limit; a stream or file is never read."""
+    if not settings.capture_bodies:
+        return None
+    if response.is_streamed or response.direct_passthrough:
+        return marker("streamed")
+    data = response.get_data()
+    if not data:
+        return ""
+    content_type = response.headers.get("Content-Type")
+    kind = body_kind(content_type)
+    if kind is None:
+        return marker("omitted", content_type=content_type, length=len(data))
+    return capture(data, kind, settings.body_limit, settings.redactor)
+
+
+def stream_end_message(
+    response: Response,
+    error: Optional[dict[str, str]],
+    sent: int,
+    start: float,
+    now: float,
+    settings: TraceSettings,
+) -> dict[str, Any]:
+    """The end of a streamed response, written when the server closed the stream."""
+    msg: dict[str, Any] = {
+        "end_time": now,
+        "cost_time": now - start,
+        "status_code": response.status_code,
+        "headers": response_headers(response, settings),
+        "response_data": marker("streamed", length=sent),
+    }
+    if error is not None:
+        msg["error"] = error
+    return msg
+
+
+def _content_length(environ: Mapping[str, Any]) -> Optional[int]:
+    raw = environ.get("CONTENT_LENGTH")
+    if raw and raw.isdigit():
+        return int(raw)
+    return None
+
+
+def _cut(value: Optional[str]) -> Optional[str]:
+    if value is None or len(value) <= HEADER_VALUE_LIMIT:
+        return value
+    return f"{value[:HEADER_VALUE_LIMIT]}...[cut, {len(value)} in all]"
+
+
+class _Prefixed(io.RawIOBase):
+    """The request stream with its first bytes (read for the start event) put back."""
+
+    def __init__(self, prefix: bytes, rest: Any) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

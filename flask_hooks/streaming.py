@@ -1,0 +1,73 @@
+"""Watch a streamed response to the end, so that its ``end`` event tells how it ended.
+
+The hooks never read the stream: this wrapper passes each chunk through and, when the
+server closes it, reports whether it completed, raised, or was cut by the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable, Optional
+
+from traced_http.events import error_info
+
+__all__ = ["WatchedStream", "stream_error"]
+
+_DISCONNECTED = {
+    "type": "ClientDisconnected",
+    "message": "the client went away before the end of the streamed response",
+}
+
+
+class WatchedStream:
+    """A WSGI response iterable that calls ``on_end(error, bytes_sent)`` once, at close."""
+
+    __slots__ = ("_close_inner", "_done", "_error", "_finished", "_iter", "_on_end", "_sent")
+
+    def __init__(
+        self,
+        iterable: Iterable[Any],
+        on_end: Callable[[Optional[BaseException], bool, int], None],
+    ) -> None:
+        self._iter: Iterator[Any] = iter(iterable)
+        self._close_inner = getattr(iterable, "close", None)
+        self._on_end = on_end
+        self._error: Optional[BaseException] = None
+        self._finished = False
+        self._done = False
+        self._sent = 0
+
+    def __iter__(self) -> WatchedStream:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self._iter.__next__()
+        except StopIteration:
+            self._finished = True
+            raise
+        except BaseException as exc:
+            self._error = exc
+            raise
+        self._sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        try:
+            if self._close_inner is not None:
+                self._close_inner()
+        finally:
+            if not self._done:
+                self._done = True
+                self._on_end(self._error, self._finished, self._sent)
+
+
+def stream_error(
+    error: Optional[BaseException], finished: bool, head: bool
+) -> Optional[dict[str, str]]:
+    """How a stream ended badly, or None when it completed (a HEAD sends no body)."""
+    if error is not None:
+        return error_info(error)
+    if not finished and not head:
+        return dict(_DISCONNECTED)
+    return None

@@ -1,0 +1,149 @@
+"""Writing events: one log record per event, on the ``traced_http`` logger, at INFO.
+
+The hot path builds the event dict once and hands one record to ``Logger.handle``
+(``makeRecord`` + ``handle`` skip the caller lookup that ``logger.info`` pays for).
+Logging must never break the request it describes: a failing handler is reported
+through ``logging``'s own last-resort handler, once, and then only every few minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from typing import Any, Optional
+
+from .context import TraceContext, current_trace
+from .log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
+from .settings import DEFAULT_SETTINGS
+
+__all__ = ["add_event", "emit", "enabled", "error_info", "trace_add_log_record"]
+
+logger = logging.getLogger(LOGGER_NAME)
+_INFO = logging.INFO
+_REPORT_EVERY = 300.0
+_MESSAGE_LIMIT = 1024
+
+
+def enabled() -> bool:
+    """False when nothing would log an event: callers then skip building it."""
+    return logger.isEnabledFor(_INFO)
+
+
+def emit(
+    ctx: TraceContext,
+    event_des: str,
+    msg_dict: dict[str, Any],
+    remarks: str = "",
+    span: Optional[tuple[str, Optional[str]]] = None,
+) -> None:
+    """Write one event of ``ctx``; ``span`` is ``(span_id, parent_id)`` for a call's span."""
+    if not logger.isEnabledFor(_INFO):
+        return
+    span_id, parent_id = span if span is not None else (ctx.span_id, ctx.parent_id)
+    event = {
+        "ts": iso_utc(time.time()),
+        "service": ctx.service,
+        "traceid": ctx.trace_id,
+        "span_id": span_id,
+        "parent_id": parent_id,
+        "trace_index": ctx.next_index(),
+        "event_des": event_des,
+        "msg_dict": msg_dict,
+        "remarks": remarks,
+    }
+    _handle(event, ctx.trace_id, span_id)
+
+
+def _handle(event: dict[str, Any], trace_id: Optional[str], span_id: Optional[str]) -> None:
+    record = logger.makeRecord(LOGGER_NAME, _INFO, __file__, 0, EventMessage(event), None, None)
+    record.traceid = trace_id
+    record.span_id = span_id
+    try:
+        logger.handle(record)
+    except Exception:
+        _failures.report()
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    """``{"type", "message"}`` of an exception, the message cut to a sane size."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {type(exc).__name__}>"
+    if len(message) > _MESSAGE_LIMIT:
+        message = message[:_MESSAGE_LIMIT] + "..."
+    return {"type": type(exc).__name__, "message": message}
+
+
+def add_event(
+    event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks: str = ""
+) -> None:
+    """An intermediate event in the active trace; outside any trace it logs with no id.
+
+    ``msg_dict`` is copied into a JSON-safe, size-bounded form, so a cycle, bytes or a
+    huge string never break the line, and secret-named fields are redacted. Never raises.
+    """
+    ctx = current_trace()
+    settings = ctx.settings if ctx is not None else DEFAULT_SETTINGS
+    safe = settings.redactor.value(jsonable({} if msg_dict is None else msg_dict))
+    if not isinstance(safe, dict):
+        safe = {"value": safe}
+    text = remarks if isinstance(remarks, str) else str(jsonable(remarks))
+    if ctx is not None:
+        emit(ctx, str(event_des), safe, text)
+    elif logger.isEnabledFor(_INFO):
+        event = {
+            "ts": iso_utc(time.time()),
+            "service": None,
+            "traceid": None,
+            "span_id": None,
+            "parent_id": None,
+            "trace_index": None,
+            "event_des": str(event_des),
+            "msg_dict": safe,
+            "remarks": text,
+        }
+        _handle(event, None, None)
+
+
+trace_add_log_record = add_event
+
+
+class _FailureReporter:
+    """Reports handler failures once, then at most every few minutes with a count."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = -_REPORT_EVERY
+        self._suppressed = 0
+
+    def report(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < _REPORT_EVERY:
+                self._suppressed += 1
+                return
+            suppressed, self._suppressed, self._last = self._suppressed, 0, now
+        handler = logging.lastResort
+        if handler is None:
+            return
+        more = f" ({suppressed} more failures since the last report)" if suppressed else ""
+        record = logging.LogRecord(
+            LOGGER_NAME,
+            logging.ERROR,
+            __file__,
+            0,
+            "traced_http: a log handler failed while writing an event; events are being "
+            "lost. Reported once, then at most every %d s%s.",
+            (int(_REPORT_EVERY), more),
+            sys.exc_info(),
+        )
+        try:
+            handler.handle(record)
+        except Exception:
+            handler.handleError(record)
+
+
+_failures = _FailureReporter()

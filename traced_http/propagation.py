@@ -1,0 +1,210 @@
+"""Trace headers: read them from an inbound request, write them on an outbound call.
+
+Inbound follows W3C Trace Context Level 1 as a participant that continues the trace:
+an invalid ``traceparent`` is ignored (never an error), ``tracestate`` is kept only
+with a valid ``traceparent``, and only the sampled (01) and random (02) flags travel on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any, NamedTuple, Optional
+
+from .ids import new_trace_id
+
+__all__ = [
+    "DEFAULT_ID_HEADERS",
+    "DEFAULT_PROPAGATE_HEADERS",
+    "InboundHeaders",
+    "Incoming",
+    "OutboundHeaders",
+    "is_w3c_trace_id",
+    "parse_traceparent",
+    "parse_tracestate",
+    "valid_plain_id",
+]
+
+DEFAULT_ID_HEADERS = ("traceparent", "traceid", "X-Request-ID", "X-Correlation-ID")
+DEFAULT_PROPAGATE_HEADERS = ("traceparent", "traceid")
+
+_OWS = " \t"
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._~:+/=@-]{1,128}")
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_W3C_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+# tracestate grammar (W3C Trace Context Level 1, section 3.3.1).
+_TS_KEY = re.compile(
+    r"[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13}"
+)
+_TS_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
+_TS_MAX_MEMBERS = 32
+
+
+def valid_plain_id(value: str) -> Optional[str]:
+    """The id in a plain trace header (``traceid``, ``X-Request-ID``), or None if invalid.
+
+    One value of 1 to 128 characters of ``[A-Za-z0-9._~:+/=@-]`` after trimming spaces
+    and tabs: no commas (two joined values), controls, CR/LF or non-ASCII.
+    """
+    value = value.strip(_OWS)
+    return value if _PLAIN_ID.fullmatch(value) else None
+
+
+def parse_traceparent(value: str) -> Optional[tuple[str, str, str]]:
+    """``(trace_id, parent_id, flags)`` from a ``traceparent`` value, or None if invalid.
+
+    Version ``00`` must be exactly 55 characters; ``ff`` is invalid; a higher version is
+    read from its first 55 characters when the next one is a ``-``. Flags come back with
+    every bit but sampled (01) and random (02) cleared, as they are sent on.
+    """
+    value = value.strip(_OWS)
+    size = len(value)
+    if size < 55:
+        return None
+    match = _TRACEPARENT.match(value)
+    if match is None:
+        return None
+    version, trace_id, parent_id, flags = match.groups()
+    if version == "00":
+        if size != 55:
+            return None
+    elif version == "ff" or (size > 55 and value[55] != "-"):
+        return None
+    if trace_id == _ZERO_TRACE or parent_id == _ZERO_SPAN:
+        return None
+    return trace_id, parent_id, "%02x" % (int(flags, 16) & 0x03)
+
+
+def parse_tracestate(value: str) -> Optional[str]:
+    """The ``tracestate`` to send on, normalised, or None when it must be dropped.
+
+    Invalid keys or values, a duplicated key, or more than 32 members drop the whole
+    header; empty members are skipped.
+    """
+    members = []
+    keys = set()
+    for raw in value.split(","):
+        member = raw.strip(_OWS)
+        if not member:
+            continue
+        key, sep, val = member.partition("=")
+        if not sep or key in keys or not _TS_KEY.fullmatch(key) or not _TS_VALUE.fullmatch(val):
+            return None
+        keys.add(key)
+        members.append(member)
+    if not members or len(members) > _TS_MAX_MEMBERS:
+        return None
+    return ",".join(members)
+
+
+def is_w3c_trace_id(trace_id: str) -> bool:
+    """True when ``trace_id`` can travel in a ``traceparent`` (32 lowercase hex, not zero)."""
+    return trace_id != _ZERO_TRACE and _W3C_TRACE_ID.fullmatch(trace_id) is not None
+
+
+class Incoming(NamedTuple):
+    """What the inbound headers said: the id to use and where it came from."""
+
+    trace_id: str
+    parent_id: Optional[str]
+    flags: str
+    tracestate: Optional[str]
+    source: str
+    rejected: tuple[str, ...]
+
+
+class InboundHeaders:
+    """The configured inbound trace headers, in order, compiled once for WSGI environs."""
+
+    __slots__ = ("_specs",)
+
+    def __init__(self, names: Sequence[str] = DEFAULT_ID_HEADERS) -> None:
+        self._specs = tuple(
+            (name.lower(), "HTTP_" + name.upper().replace("-", "_")) for name in names
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The header names read, lowercased, in order of precedence."""
+        return tuple(name for name, _ in self._specs)
+
+    def extract(self, environ: Mapping[str, Any]) -> Incoming:
+        """The trace to continue from ``environ``, or a new one; never raises."""
+        rejected: list[str] = []
+        for name, key in self._specs:
+            raw = environ.get(key)
+            if raw is None:
+                continue
+            if name == "traceparent":
+                parsed = parse_traceparent(raw)
+                if parsed is not None:
+                    state = environ.get("HTTP_TRACESTATE")
+                    return Incoming(
+                        parsed[0],
+                        parsed[1],
+                        parsed[2],
+                        None if state is None else parse_tracestate(state),
+                        name,
+                        tuple(rejected),
+                    )
+            else:
+                trace_id = valid_plain_id(raw)
+                if trace_id is not None:
+                    return Incoming(trace_id, None, "01", None, name, tuple(rejected))
+            rejected.append(name)
+        return Incoming(new_trace_id(), None, "01", None, "generated", tuple(rejected))
+
+
+class OutboundHeaders:
+    """The trace headers written on outbound calls; ``traceparent`` brings ``tracestate``."""
+
+    __slots__ = ("all_names", "plain", "w3c")
+
+    def __init__(self, names: Sequence[str] = DEFAULT_PROPAGATE_HEADERS) -> None:
+        lowered = [name.lower() for name in names]
+        self.w3c = "traceparent" in lowered
+        self.plain = tuple(name for name in names if name.lower() != "traceparent")
+        self.all_names = (*self.plain, "traceparent", "tracestate")
+
+    def caller_overrides(self, headers: Mapping[str, str], trace_id: Optional[str]) -> bool:
+        """True when the caller set a trace header to another trace than ``trace_id``.
+
+        ``headers={'traceid': g.traceid}`` (the seed's habit) is not an override.
+        """
+        for name in self.plain:
+            value = headers.get(name)
+            if value is not None and value != trace_id:
+                return True
+        value = headers.get("traceparent")
+        if value is not None:
+            parsed = parse_traceparent(value)
+            return parsed is None or parsed[0] != trace_id
+        return False
+
+    def inject(
+        self,
+        headers: MutableMapping[str, str],
+        trace_id: str,
+        span_id: str,
+        flags: str,
+        tracestate: Optional[str],
+    ) -> None:
+        """Write the headers for one call span into ``headers`` (a case-insensitive map)."""
+        for name in self.plain:
+            headers[name] = trace_id
+        if self.w3c and is_w3c_trace_id(trace_id):
+            headers["traceparent"] = f"00-{trace_id}-{span_id}-{flags}"
+            if tracestate:
+                headers["tracestate"] = tracestate
+            else:
+                headers.pop("tracestate", None)
+        else:
+            headers.pop("traceparent", None)
+            headers.pop("tracestate", None)
+
+    def strip(self, headers: MutableMapping[str, str]) -> None:
+        """Remove every trace header, the caller's own included (a host outside propagate_to)."""
+        for name in self.all_names:
+            headers.pop(name, None)

@@ -1,0 +1,228 @@
+"""``TracedSession`` and the module-level ``traced.get`` & co. on a shared default session."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any, Optional, Union
+
+import requests
+from requests import PreparedRequest, Response
+from requests.utils import get_environ_proxies
+from urllib3.util.retry import Retry
+
+from .adapter import TracingAdapter, redirect_root
+from .context import TraceContext, current_trace
+from .events import emit, error_info
+from .ids import new_span_id
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "TracedSession",
+    "default_session",
+    "delete",
+    "get",
+    "head",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "request",
+    "set_default_session",
+]
+
+DEFAULT_TIMEOUT = (5.0, 30.0)
+_UNSET: Any = object()
+# Environment variables that change what merge_environment_settings returns.
+_ENV_NAMES = tuple(
+    name
+    for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    for name in (base, base.upper())
+) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_ENV_CACHE_LIMIT = 256
+
+
+class TracedSession(requests.Session):
+    """A ``requests.Session`` whose every call is traced (through a mounted ``TracingAdapter``).
+
+    ``timeout``: the default (connect, read) timeout of every call, so that none hangs
+    forever; ``None`` restores requests' behaviour; a per-call ``timeout=`` wins.
+    ``retries``: an int or a ``urllib3.util.Retry``; each retried attempt logs a ``retry``.
+    The tracing options (``service``, ``propagate_to``, ...) are those of ``TracingAdapter``.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: Any = DEFAULT_TIMEOUT,
+        retries: Union[int, Retry, None] = 0,
+        **options: Any,
+    ) -> None:
+        super().__init__()
+        self.timeout = timeout
+        adapter = TracingAdapter(max_retries=retries, **options)
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+        self._env_snapshot: Optional[tuple[Optional[str], ...]] = None
+        self._env_cache: dict[tuple[str, Optional[str]], tuple[dict[str, str], Any]] = {}
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, *args: Any, timeout: Any = _UNSET, **kwargs: Any
+    ) -> Response:
+        """As ``Session.request``, with the session's default timeout when none is given."""
+        if timeout is _UNSET:
+            if len(args) >= 7:  # timeout was given positionally, after params..auth
+                return super().request(method, url, *args, **kwargs)
+            timeout = self.timeout
+        return super().request(method, url, *args, timeout=timeout, **kwargs)
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
+        """As ``Session.send``; a call outside any trace is one root trace, redirects included."""
+        kwargs.setdefault("timeout", self.timeout)
+        if current_trace() is not None or redirect_root.get() is not None:
+            return self._send(request, kwargs)
+        token = redirect_root.set([])
+        try:
+            return self._send(request, kwargs)
+        finally:
+            redirect_root.reset(token)
+
+    def _send(self, request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
+        try:
+            return super().send(request, **kwargs)
+        except requests.TooManyRedirects as exc:
+            # Each hop already logged its own call; this records how the call ended.
+            holder = redirect_root.get()
+            ctx = current_trace() or (holder[0] if holder else None)
+            if ctx is not None:
+                self._log_redirect_failure(ctx, request, exc)
+            raise
+
+    @staticmethod
+    def _log_redirect_failure(
+        ctx: TraceContext, request: PreparedRequest, exc: BaseException
+    ) -> None:
+        msg = {
+            "method": request.method,
+            "url": ctx.settings.redactor.url(request.url or ""),
+            "error": error_info(exc),
+        }
+        emit(ctx, "call", msg, span=(new_span_id(), ctx.span_id))
+
+    def merge_environment_settings(
+        self,
+        url: Optional[str],
+        proxies: Optional[Mapping[str, Any]],
+        stream: Optional[bool],
+        verify: Any,
+        cert: Any,
+    ) -> dict[str, Any]:
+        """As ``Session.merge_environment_settings``, with the environment lookup cached.
+
+        requests reads proxy and CA settings from the environment on every call (about
+        110 µs); the answer is cached by scheme and host, and the cache is dropped when
+        one of the variables involved changes.
+        """
+        if not self.trust_env or url is None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        snapshot = tuple(map(os.environ.get, _ENV_NAMES))
+        if snapshot != self._env_snapshot or len(self._env_cache) > _ENV_CACHE_LIMIT:
+            self._env_cache = {}
+            self._env_snapshot = snapshot
+        merged_proxies: dict[str, Any] = dict(proxies or {})
+        no_proxy = merged_proxies.get("no_proxy")
+        key = ("/".join(url.split("/", 3)[:3]), no_proxy)
+        cached = self._env_cache.get(key)
+        if cached is None:
+            env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            cached = self._env_cache[key] = (get_environ_proxies(url, no_proxy=no_proxy), env_verify)
+        env_proxies, env_verify = cached
+        for scheme, proxy in env_proxies.items():
+            merged_proxies.setdefault(scheme, proxy)
+        if (verify is True or verify is None) and env_verify:
+            verify = env_verify
+        return {
+            "proxies": requests.sessions.merge_setting(merged_proxies, self.proxies),
+            "stream": requests.sessions.merge_setting(stream, self.stream),
+            "verify": requests.sessions.merge_setting(verify, self.verify),
+            "cert": requests.sessions.merge_setting(cert, self.cert),
+        }
+
+
+class _NoCookies(DefaultCookiePolicy):
+    """Keeps nothing in the shared jar: one caller's cookies never reach another's call."""
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+def _new_default_session() -> TracedSession:
+    session = TracedSession()
+    session.cookies.set_policy(_NoCookies())
+    return session
+
+
+_default: Optional[TracedSession] = None
+_default_lock = threading.Lock()
+
+
+def default_session() -> TracedSession:
+    """The shared session behind ``traced.get`` & co.: pooled, thread-safe, keeps no cookies."""
+    global _default
+    session = _default
+    if session is None:
+        with _default_lock:
+            if _default is None:
+                _default = _new_default_session()
+            session = _default
+    return session
+
+
+def set_default_session(session: Optional[TracedSession]) -> None:
+    """Use ``session`` behind ``traced.get`` & co. (``None``: a new default one when next needed)."""
+    global _default
+    with _default_lock:
+        _default = session
+
+
+def request(method: str, url: str, **kwargs: Any) -> Response:
+    """As ``requests.request``, traced, on the default session."""
+    return default_session().request(method, url, **kwargs)
+
+
+def get(url: str, params: Any = None, **kwargs: Any) -> Response:
+    """As ``requests.get``, traced, on the default session."""
+    return default_session().request("GET", url, params=params, **kwargs)
+
+
+def options(url: str, **kwargs: Any) -> Response:
+    """As ``requests.options``, traced, on the default session."""
+    return default_session().request("OPTIONS", url, **kwargs)
+
+
+def head(url: str, **kwargs: Any) -> Response:
+    """As ``requests.head`` (no redirects unless asked), traced, on the default session."""
+    kwargs.setdefault("allow_redirects", False)
+    return default_session().request("HEAD", url, **kwargs)
+
+
+def post(url: str, data: Any = None, json: Any = None, **kwargs: Any) -> Response:
+    """As ``requests.post``, traced, on the default session."""
+    return default_session().request("POST", url, data=data, json=json, **kwargs)
+
+
+def put(url: str, data: Any = None, **kwargs: Any) -> Response:
+    """As ``requests.put``, traced, on the default session."""
+    return default_session().request("PUT", url, data=data, **kwargs)
+
+
+def patch(url: str, data: Any = None, **kwargs: Any) -> Response:
+    """As ``requests.patch``, traced, on the default session."""
+    return default_session().request("PATCH", url, data=data, **kwargs)
+
+
+def delete(url: str, **kwargs: Any) -> Response:
+    """As ``requests.delete``, traced, on the default session."""
+    return default_session().request("DELETE", url, **kwargs)

@@ -1,0 +1,61 @@
+"""``traced.trace()``: a root trace for a job or a script, with start and end events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+from .context import TraceContext, activate, deactivate
+from .events import emit, error_info
+from .ids import new_span_id, new_trace_id
+from .propagation import parse_traceparent, valid_plain_id
+from .settings import DEFAULT_SETTINGS, TraceSettings
+
+__all__ = ["trace"]
+
+
+@contextmanager
+def trace(
+    name: str,
+    traceid: Optional[str] = None,
+    *,
+    settings: Optional[TraceSettings] = None,
+) -> Iterator[TraceContext]:
+    """Open a trace for a block of work outside any request (a job, a script).
+
+    ``traceid`` continues a given trace: a plain id or a ``traceparent`` value (whose
+    span becomes this block's parent). An invalid one is replaced by a new id, and the
+    start event says so. Calls made inside are child spans of this block.
+    """
+    settings = settings or DEFAULT_SETTINGS
+    trace_id, parent_id, flags, source = new_trace_id(), None, "01", "generated"
+    msg: dict[str, Any] = {"name": name}
+    if traceid is not None:
+        parsed = parse_traceparent(traceid)
+        if parsed is not None:
+            (trace_id, parent_id, flags), source = parsed, "traceparent"
+        elif valid_plain_id(traceid) is not None:
+            trace_id, source = traceid.strip(" \t"), "traceid"
+        else:
+            msg["rejected_headers"] = ["traceid"]
+    ctx = TraceContext(trace_id, new_span_id(), parent_id, settings.service, flags, None, settings)
+    start = time.time()
+    msg["start_time"] = start
+    msg["id_source"] = source
+    token = activate(ctx)
+    emit(ctx, "start", msg)
+    error: Optional[BaseException] = None
+    try:
+        yield ctx
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        end = time.time()
+        done: dict[str, Any] = {"name": name, "end_time": end, "cost_time": end - start}
+        if error is not None:
+            done["error"] = error_info(error)
+        emit(ctx, "end", done)
+        deactivate(token)
