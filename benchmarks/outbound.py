@@ -51,6 +51,22 @@ def canned_session(session: requests.Session) -> requests.Session:
     return session
 
 
+def canned_traced_session(session: requests.Session) -> requests.Session:
+    """Mount a ``TracingAdapter`` whose transport is canned, in place of the session's own.
+
+    traced-http traces in its ``TracingAdapter`` (mounted by ``TracedSession``), whose
+    ``send`` calls ``HTTPAdapter.send`` for the network: a plain canned adapter mounted
+    in its place would skip the tracing, so the canned transport goes under it instead.
+    """
+    from traced_http import TracingAdapter
+
+    class CannedTracingAdapter(TracingAdapter, CannedAdapter):
+        pass
+
+    session.mount("http://", CannedTracingAdapter())
+    return session
+
+
 @contextlib.contextmanager
 def otel_requests_instrumented() -> Iterator[None]:
     """OpenTelemetry patches ``Session.send`` globally: keep it on for one batch only."""
@@ -93,8 +109,8 @@ def build_cases() -> tuple[list[Case], dict[str, int], DiscardHandler | None, st
         import traced_http
 
         handler = discard_logger("traced_http", traced_http.JsonFormatter())
-        traced_session = canned_session(traced_http.TracedSession())
-        canned_session(traced_http.default_session())
+        traced_session = canned_traced_session(traced_http.TracedSession())
+        canned_traced_session(traced_http.default_session())
     except (ImportError, AttributeError) as exc:
         return cases, expected, None, f"{type(exc).__name__}: {exc}"
     cases += [
