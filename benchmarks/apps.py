@@ -16,10 +16,11 @@ from flask import Flask, Response, jsonify, request
 
 from benchmarks.harness import DiscardHandler, discard_logger
 
-INBOUND_VARIANTS = ("bare", "traced", "traced_nobody", "recipe", "flrid", "otel")
+INBOUND_VARIANTS = ("bare", "empty_hooks", "traced", "traced_nobody", "recipe", "flrid", "otel")
 TRACED_VARIANTS = ("traced", "traced_nobody")
 LABELS = {
     "bare": "bare Flask",
+    "empty_hooks": "empty before/after/teardown hooks (reference: Flask's own cost of hooks)",
     "traced": "traced-http (default)",
     "traced_nobody": "traced-http (capture_bodies=False)",
     "recipe": "blog recipe (seed hooks, JSON via logging)",
@@ -28,6 +29,7 @@ LABELS = {
 }
 EVENTS_PER_REQUEST = {
     "bare": 0,
+    "empty_hooks": 0,
     "traced": 2,
     "traced_nobody": 2,
     "recipe": 2,
@@ -97,8 +99,26 @@ def create_app(variant: str) -> Flask:
         RequestID(app)
     elif variant == "otel":
         _instrument_otel(app)
+    elif variant == "empty_hooks":
+        _add_empty_hooks(app)
     app.extensions["bench_handler"] = handler
     return app
+
+
+def _add_empty_hooks(app: Flask) -> None:
+    """The three hooks traced-http registers, doing nothing: what Flask charges for them."""
+
+    @app.before_request
+    def before() -> None:
+        return None
+
+    @app.after_request
+    def after(response: Response) -> Response:
+        return response
+
+    @app.teardown_request
+    def teardown(_error: BaseException | None) -> None:
+        return None
 
 
 def otel_tracer_provider():  # type: ignore[no-untyped-def]
