@@ -13,6 +13,7 @@ class Settings:
     server_rounds: int = 5  # the server time is split into this many interleaved rounds
     wrk_connections: int = 16
     memory_requests: int = 100_000
+    memory_seconds: float = 60.0  # fewer requests when tracemalloc makes them slower than that
     big_body_repeats: int = 9
 
     @classmethod
@@ -23,5 +24,6 @@ class Settings:
             server_seconds=2.0,
             server_rounds=1,
             memory_requests=5_000,
+            memory_seconds=10.0,
             big_body_repeats=3,
         )

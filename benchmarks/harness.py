@@ -169,6 +169,14 @@ class Timing:
         q1, _q2, q3 = statistics.quantiles(self.samples_us, n=4)
         return (q3 - q1) / 2
 
+    def minus(self, base: Timing) -> Timing:
+        """Round-by-round differences with ``base`` (timed in the same interleaved rounds).
+
+        The median of paired differences is steadier than the difference of medians when
+        the machine's speed drifts during the run (other work on the same cores).
+        """
+        return Timing([mine - theirs for mine, theirs in zip(self.samples_us, base.samples_us)])
+
 
 def _time_batch(case: Case, number: int) -> float:
     with case.batch():

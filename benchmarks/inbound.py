@@ -59,12 +59,16 @@ def run(settings: Settings) -> tuple[list[Table], list[Target]]:
     apps, missing = build_apps()
     problems = check_same_responses(apps)
     medians: dict[str, dict[str, float]] = {}
+    overhead: dict[str, dict[str, float]] = {}
     for route, make in ROUTES.items():
         cases = [Case(variant, make(app)) for variant, app in apps.items()]
         timings = run_interleaved(
             cases, repeats=settings.repeats, batch_seconds=settings.batch_seconds
         )
         medians[route] = {name: timing.median for name, timing in timings.items()}
+        overhead[route] = {
+            name: timing.minus(timings["bare"]).median for name, timing in timings.items()
+        }
 
     table = Table(
         "Inbound: µs per request, straight into the WSGI app",
@@ -72,10 +76,6 @@ def run(settings: Settings) -> tuple[list[Table], list[Target]]:
         + [f"{route} {col}" for route in ROUTES for col in ("µs", "overhead µs", "× OTel's")]
         + ["events (spans) per request"],
     )
-    overhead = {
-        route: {variant: cost - costs["bare"] for variant, cost in costs.items()}
-        for route, costs in medians.items()
-    }
     for variant in INBOUND_VARIANTS:
         if variant not in apps:
             table.rows.append([LABELS[variant], *(["n/a"] * (3 * len(ROUTES) + 1))])
@@ -93,7 +93,8 @@ def run(settings: Settings) -> tuple[list[Table], list[Target]]:
         table.rows.append(row)
     table.notes.append(
         f"median of {settings.repeats} interleaved batches of about "
-        f"{settings.batch_seconds * 1000:.0f} ms each; overhead = variant - bare"
+        f"{settings.batch_seconds * 1000:.0f} ms each; overhead = median of the "
+        "round-by-round differences with bare Flask"
     )
     table.notes.extend(f"not measured: {LABELS[v]}: {why}" for v, why in missing.items())
     table.notes.extend(f"RESPONSES DIFFER: {p}" for p in problems)

@@ -89,6 +89,14 @@ def _git_commit() -> str:
     return out.stdout.strip()
 
 
+def load_average() -> str:
+    """The 1-minute load average: above the core count, other work shared the machine."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
 def machine_lines() -> list[str]:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(
@@ -114,8 +122,9 @@ def machine_lines() -> list[str]:
     ]
 
 
-def render(title: str, command: str, tables: list[Table], targets: list[Target]) -> str:
-    parts = [f"## {title}", "", f"Command: `{command}`", "", *machine_lines(), ""]
+def render(title: str, command: str, tables: list[Table], targets: list[Target], load: str) -> str:
+    parts = [f"## {title}", "", f"Command: `{command}`", "", *machine_lines()]
+    parts += [f"- load average (1 min) at start → end: {load} → {load_average()}", ""]
     parts.append(targets_table(targets).to_markdown())
     for table in tables:
         parts.extend(["", table.to_markdown()])

@@ -16,7 +16,7 @@ from typing import Callable
 
 from benchmarks import inbound, outbound, scaling, server
 from benchmarks.config import Settings
-from benchmarks.report import Table, Target, render
+from benchmarks.report import Table, Target, load_average, render
 
 PARTS: dict[str, Callable[[Settings], tuple[list[Table], list[Target]]]] = {
     "inbound": inbound.run,
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown part(s): {', '.join(unknown)}; choose from {', '.join(PARTS)}")
         return 2
-    started = time.monotonic()
+    started, load = time.monotonic(), load_average()
     tables: list[Table] = []
     targets: list[Target] = []
     for part in parts:
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         targets += part_targets
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     title = "Benchmarks" + (" (--quick: smoke run, not for numbers)" if args.quick else "")
-    text = render(title.strip(), command.strip(), tables, targets)
+    text = render(title.strip(), command.strip(), tables, targets, load)
     text += f"\nTotal time: {time.monotonic() - started:.0f} s\n"
     output = args.output or RESULTS / "latest.md"
     output.parent.mkdir(parents=True, exist_ok=True)
