@@ -69,7 +69,9 @@ class TracingConfig:
             raise ValueError("id_headers must name at least one header")
         response_header = values["response_header"]
         if response_header is not None and not isinstance(response_header, str):
-            raise TypeError(f"response_header must be a header name or None, not {response_header!r}")
+            raise TypeError(
+                f"response_header must be a header name or None, not {response_header!r}"
+            )
         exclude = check_names("exclude_paths", values["exclude_paths"])
         if any(not path.startswith("/") for path in exclude):
             raise ValueError(f"exclude_paths must start with '/': {list(exclude)!r}")
@@ -89,6 +91,4 @@ def check_option_names(options: Mapping[str, Any]) -> None:
     """Refuse an option that does not exist (a typo would otherwise be ignored)."""
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
-        raise TypeError(
-            f"Tracing() got unknown options {unknown}; known: {', '.join(DEFAULTS)}"
-        )
+        raise TypeError(f"Tracing() got unknown options {unknown}; known: {', '.join(DEFAULTS)}")

@@ -133,7 +133,7 @@ class _Hooks:
                     stream_end_message(response, failure, sent, span.start, end, settings),
                 )
 
-            response.response = WatchedStream(response.response, on_end)
+            response.response = WatchedStream(response.response, on_end, span.ctx)
         return response
 
     def teardown_request(self, error: Optional[BaseException]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable, Optional
 
+from traced_http.context import TraceContext, activate, deactivate
 from traced_http.events import error_info
 
 __all__ = ["WatchedStream", "stream_error"]
@@ -20,16 +21,31 @@ _DISCONNECTED = {
 
 
 class WatchedStream:
-    """A WSGI response iterable that calls ``on_end(error, bytes_sent)`` once, at close."""
+    """A WSGI response iterable that calls ``on_end(error, bytes_sent)`` once, at close.
 
-    __slots__ = ("_close_inner", "_done", "_error", "_finished", "_iter", "_on_end", "_sent")
+    Each chunk is produced with ``ctx`` active: the server iterates the body after the
+    request's teardown reset the context, and code in the generator logs with the trace.
+    """
+
+    __slots__ = (
+        "_close_inner",
+        "_ctx",
+        "_done",
+        "_error",
+        "_finished",
+        "_iter",
+        "_on_end",
+        "_sent",
+    )
 
     def __init__(
         self,
         iterable: Iterable[Any],
         on_end: Callable[[Optional[BaseException], bool, int], None],
+        ctx: Optional[TraceContext] = None,
     ) -> None:
         self._iter: Iterator[Any] = iter(iterable)
+        self._ctx = ctx
         self._close_inner = getattr(iterable, "close", None)
         self._on_end = on_end
         self._error: Optional[BaseException] = None
@@ -41,6 +57,7 @@ class WatchedStream:
         return self
 
     def __next__(self) -> Any:
+        token = activate(self._ctx) if self._ctx is not None else None
         try:
             chunk = self._iter.__next__()
         except StopIteration:
@@ -49,6 +66,9 @@ class WatchedStream:
         except BaseException as exc:
             self._error = exc
             raise
+        finally:
+            if token is not None:
+                deactivate(token)
         self._sent += len(chunk)
         return chunk
 

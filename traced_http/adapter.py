@@ -10,10 +10,16 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
+from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import ConnectionPool
 from urllib3.util.retry import Retry
 
 from .bodies import body_kind, capture, marker
@@ -33,6 +39,7 @@ _active_call: contextvars.ContextVar[Optional[tuple[TraceContext, _Span, str]]] 
 redirect_root: contextvars.ContextVar[Optional[list[TraceContext]]] = contextvars.ContextVar(
     "traced_http_redirect_root", default=None
 )
+_MERGED_LIMIT = 64
 _TRACING_SETTINGS = (
     "service",
     "propagate_to",
@@ -53,19 +60,27 @@ class TracingAdapter(HTTPAdapter):
     """
 
     def __init__(self, *, max_retries: Union[int, Retry, None] = 0, **options: Any) -> None:
-        unknown = set(options) - set(_TRACING_SETTINGS) - {
-            "pool_connections",
-            "pool_maxsize",
-            "pool_block",
-        }
+        unknown = (
+            set(options)
+            - set(_TRACING_SETTINGS)
+            - {
+                "pool_connections",
+                "pool_maxsize",
+                "pool_block",
+            }
+        )
         if unknown:
             raise TypeError(f"TracingAdapter got unknown options: {', '.join(sorted(unknown))}")
-        pool = {k: options.pop(k) for k in ("pool_connections", "pool_maxsize", "pool_block") if k in options}
+        pool = {
+            k: options.pop(k)
+            for k in ("pool_connections", "pool_maxsize", "pool_block")
+            if k in options
+        }
         super().__init__(max_retries=0 if max_retries is None else max_retries, **pool)
-        self.max_retries = retry_policy(self.max_retries)
+        self.max_retries = retry_policy(max_retries)  # an int: our policy, not from_int()
         self._retries_on = self.max_retries.total not in (0, False)
         self._overrides = options
-        self._merged: dict[int, TraceSettings] = {}
+        self._merged: dict[int, tuple[TraceSettings, TraceSettings]] = {}
         if options:
             DEFAULT_SETTINGS.replace(**options)  # validate now, not on the first call
 
@@ -73,10 +88,14 @@ class TracingAdapter(HTTPAdapter):
         """``base`` (the active trace's settings) with this adapter's own options applied."""
         if not self._overrides:
             return base
-        merged = self._merged.get(id(base))
-        if merged is None:
-            merged = self._merged[id(base)] = base.replace(**self._overrides)
-        return merged
+        entry = self._merged.get(id(base))
+        if entry is None or entry[0] is not base:
+            # The base is kept alive with its entry: a new app's settings allocated where a
+            # collected one was must not get the old app's merged settings.
+            if len(self._merged) >= _MERGED_LIMIT:
+                self._merged.clear()
+            entry = self._merged[id(base)] = (base, base.replace(**self._overrides))
+        return entry[1]
 
     def send(
         self,
@@ -108,14 +127,16 @@ class TracingAdapter(HTTPAdapter):
         headers = request.headers
         if settings.hosts.allows(url):
             if not settings.outbound.caller_overrides(headers, ctx.trace_id):
-                settings.outbound.inject(headers, ctx.trace_id, call_span, ctx.flags, ctx.tracestate)
+                settings.outbound.inject(
+                    headers, ctx.trace_id, call_span, ctx.flags, ctx.tracestate
+                )
         else:
             settings.outbound.strip(headers)
 
         token = _active_call.set((ctx, span, url)) if self._retries_on else None
         start = time.time()
         try:
-            response = super().send(request, stream, timeout, verify, cert, proxies)  # type: ignore[arg-type]
+            response = super().send(request, stream, timeout, verify, cert, proxies)
             if not stream:
                 response.content  # noqa: B018 - read now, as Session.send would, to time it
         except Exception as exc:
@@ -147,7 +168,11 @@ class TracingAdapter(HTTPAdapter):
             "request_size": _size(request.body),
         }
         if response is None:
-            msg["error"] = error_info(exc) if exc is not None else None
+            error = error_info(exc) if exc is not None else None
+            if error is not None:
+                # requests repeats the path and query in its messages ("with url: /x?token=...").
+                error["message"] = settings.redactor.text(error["message"])
+            msg["error"] = error
         else:
             msg["status_code"] = response.status_code
             if stream:
@@ -182,18 +207,24 @@ def _size(body: Any) -> Optional[int]:
 class _RetryEvents(Retry):
     """A ``Retry`` that logs a ``retry`` event for each attempt it lets be retried."""
 
-    def increment(self, *args: Any, **kwargs: Any) -> Retry:
-        new = super().increment(*args, **kwargs)  # raises when retries are exhausted
+    def increment(
+        self,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        response: Optional[BaseHTTPResponse] = None,
+        error: Optional[Exception] = None,
+        _pool: Optional[ConnectionPool] = None,
+        _stacktrace: Optional[TracebackType] = None,
+    ) -> Self:
+        # Raises when the retries are exhausted: then there is no retry to report.
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
         call = _active_call.get()
         if call is not None:
             ctx, span, url = call
             last = new.history[-1] if new.history else None
             error = last.error if last is not None else None
             status = last.status if last is not None else None
-            if error is not None:
-                reason = f"{type(error).__name__}: {error}"
-            else:
-                reason = f"status {status}"
+            reason = f"{type(error).__name__}: {error}" if error is not None else f"status {status}"
             emit(
                 ctx,
                 "retry",

@@ -57,7 +57,7 @@ def emit(
 
 
 def _handle(event: dict[str, Any], trace_id: Optional[str], span_id: Optional[str]) -> None:
-    record = logger.makeRecord(LOGGER_NAME, _INFO, __file__, 0, EventMessage(event), None, None)
+    record = logger.makeRecord(LOGGER_NAME, _INFO, __file__, 0, EventMessage(event), (), None)
     record.traceid = trace_id
     record.span_id = span_id
     try:
@@ -77,9 +77,7 @@ def error_info(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": message}
 
 
-def add_event(
-    event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks: str = ""
-) -> None:
+def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks: str = "") -> None:
     """An intermediate event in the active trace; outside any trace it logs with no id.
 
     ``msg_dict`` is copied into a JSON-safe, size-bounded form, so a cycle, bytes or a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from typing import Any, Optional
@@ -16,7 +17,10 @@ LOGGER_NAME = "traced_http"
 _VALUE_LIMIT = 4096
 _ITEMS_LIMIT = 1000
 _DEPTH_LIMIT = 32
+_NO_TRACE = "-"  # what TraceIdFilter puts on a record outside a trace
 _last_second: tuple[int, str] = (-1, "")
+# One encoder for every line (building one per call costs more than the encoding).
+_STRICT = json.JSONEncoder(allow_nan=False)
 
 
 def iso_utc(t: float) -> str:
@@ -29,7 +33,7 @@ def iso_utc(t: float) -> str:
     else:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _last_second = (second, prefix)
-    return "%s.%06dZ" % (prefix, int((t - second) * 1_000_000))
+    return f"{prefix}.{int((t - second) * 1_000_000):06d}Z"
 
 
 class EventMessage:
@@ -54,10 +58,10 @@ class EventMessage:
 
 def _dumps(obj: Any) -> str:
     try:
-        return json.dumps(obj, default=_fallback)
+        return _STRICT.encode(obj)  # the fast path: plain JSON values, as events are
     except (ValueError, TypeError, RecursionError):
-        # A cycle, or a value our fallback could not turn into JSON: rebuild it safely.
-        return json.dumps(jsonable(obj), default=_fallback)
+        # A cycle, NaN or infinity, or a value JSON cannot hold: rebuild it safely.
+        return json.dumps(jsonable(obj), default=_fallback, allow_nan=False)
 
 
 def _fallback(obj: Any) -> Any:
@@ -100,8 +104,11 @@ def _cut(text: str, size: int) -> str:
 
 def jsonable(obj: Any, _depth: int = 0, _seen: Optional[set[int]] = None) -> Any:
     """A copy of ``obj`` that JSON can hold: bounded in depth, length and items; no cycles."""
-    if obj is None or isinstance(obj, (bool, int, float)):
+    if obj is None or isinstance(obj, (bool, int)):
         return obj
+    if isinstance(obj, float):
+        # NaN and infinity are not JSON: written bare, they break strict log parsers.
+        return obj if math.isfinite(obj) else repr(obj)
     if isinstance(obj, str):
         return _cut(obj, len(obj))
     if _depth >= _DEPTH_LIMIT:
@@ -146,7 +153,9 @@ class JsonFormatter(logging.Formatter):
             "traceid": getattr(record, "traceid", None),
             "span_id": getattr(record, "span_id", None),
         }
-        if line["traceid"] is None:
+        if line["traceid"] is None or line["traceid"] == _NO_TRACE:
+            # A TraceIdFilter on another handler may have marked the record with "-":
+            # in JSON, no trace is null.
             ctx = current_trace()
             line["traceid"] = ctx.trace_id if ctx else None
             line["span_id"] = ctx.span_id if ctx else None
@@ -169,8 +178,8 @@ class TraceIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "traceid"):
             ctx = current_trace()
-            record.traceid = ctx.trace_id if ctx else "-"
-            record.span_id = ctx.span_id if ctx else "-"
+            record.traceid = ctx.trace_id if ctx else _NO_TRACE
+            record.span_id = ctx.span_id if ctx else _NO_TRACE
         return True
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union, cast
 
 import requests
 from requests import PreparedRequest, Response
@@ -34,14 +33,18 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = (5.0, 30.0)
-_UNSET: Any = object()
 # Environment variables that change what merge_environment_settings returns.
-_ENV_NAMES = tuple(
-    name
-    for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-    for name in (base, base.upper())
-) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_ENV_NAMES = (
+    *(
+        name
+        for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        for name in (base, base.upper())
+    ),
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
 _ENV_CACHE_LIMIT = 256
+_merge_setting = cast(Callable[[Any, Any], Any], requests.sessions.merge_setting)
 
 
 class TracedSession(requests.Session):
@@ -68,15 +71,11 @@ class TracedSession(requests.Session):
         self._env_snapshot: Optional[tuple[Optional[str], ...]] = None
         self._env_cache: dict[tuple[str, Optional[str]], tuple[dict[str, str], Any]] = {}
 
-    def request(  # type: ignore[override]
-        self, method: str, url: str, *args: Any, timeout: Any = _UNSET, **kwargs: Any
-    ) -> Response:
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         """As ``Session.request``, with the session's default timeout when none is given."""
-        if timeout is _UNSET:
-            if len(args) >= 7:  # timeout was given positionally, after params..auth
-                return super().request(method, url, *args, **kwargs)
-            timeout = self.timeout
-        return super().request(method, url, *args, timeout=timeout, **kwargs)
+        if "timeout" not in kwargs and len(args) < 7:  # 7 positionals: timeout was given
+            kwargs["timeout"] = self.timeout
+        return super().request(method, url, *args, **kwargs)
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
         """As ``Session.send``; a call outside any trace is one root trace, redirects included."""
@@ -112,20 +111,15 @@ class TracedSession(requests.Session):
         emit(ctx, "call", msg, span=(new_span_id(), ctx.span_id))
 
     def merge_environment_settings(
-        self,
-        url: Optional[str],
-        proxies: Optional[Mapping[str, Any]],
-        stream: Optional[bool],
-        verify: Any,
-        cert: Any,
-    ) -> dict[str, Any]:
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
         """As ``Session.merge_environment_settings``, with the environment lookup cached.
 
         requests reads proxy and CA settings from the environment on every call (about
         110 µs); the answer is cached by scheme and host, and the cache is dropped when
         one of the variables involved changes.
         """
-        if not self.trust_env or url is None:
+        if not self.trust_env or not isinstance(url, str):
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         snapshot = tuple(map(os.environ.get, _ENV_NAMES))
         if snapshot != self._env_snapshot or len(self._env_cache) > _ENV_CACHE_LIMIT:
@@ -137,17 +131,20 @@ class TracedSession(requests.Session):
         cached = self._env_cache.get(key)
         if cached is None:
             env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            cached = self._env_cache[key] = (get_environ_proxies(url, no_proxy=no_proxy), env_verify)
+            cached = self._env_cache[key] = (
+                get_environ_proxies(url, no_proxy=no_proxy),
+                env_verify,
+            )
         env_proxies, env_verify = cached
         for scheme, proxy in env_proxies.items():
             merged_proxies.setdefault(scheme, proxy)
         if (verify is True or verify is None) and env_verify:
             verify = env_verify
         return {
-            "proxies": requests.sessions.merge_setting(merged_proxies, self.proxies),
-            "stream": requests.sessions.merge_setting(stream, self.stream),
-            "verify": requests.sessions.merge_setting(verify, self.verify),
-            "cert": requests.sessions.merge_setting(cert, self.cert),
+            "proxies": _merge_setting(merged_proxies, self.proxies),
+            "stream": _merge_setting(stream, self.stream),
+            "verify": _merge_setting(verify, self.verify),
+            "cert": _merge_setting(cert, self.cert),
         }
 
 
@@ -181,7 +178,7 @@ def default_session() -> TracedSession:
 
 
 def set_default_session(session: Optional[TracedSession]) -> None:
-    """Use ``session`` behind ``traced.get`` & co. (``None``: a new default one when next needed)."""
+    """Put ``session`` behind ``traced.get`` & co.; ``None``: a fresh default when next needed."""
     global _default
     with _default_lock:
         _default = session

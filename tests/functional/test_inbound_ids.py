@@ -1,0 +1,242 @@
+"""Which trace id a request gets from its headers; a bad header is replaced, never an error."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from flask import Flask
+
+import traced_http as traced
+from traced_http.testing import events_of
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture
+def app(make_app) -> Flask:
+    app = make_app("svc")
+
+    @app.route("/")
+    def index():
+        ctx = traced.current_trace()
+        return {
+            "traceid": ctx.trace_id,
+            "parent_id": ctx.parent_id,
+            "flags": ctx.flags,
+            "tracestate": ctx.tracestate,
+        }
+
+    return app
+
+
+def get(app: Flask, headers):
+    """GET / with raw headers; values with CR/LF go straight into the WSGI environ,
+    as a server would pass them (the test client refuses to send them)."""
+    if isinstance(headers, dict) and any("\r" in v or "\n" in v for v in headers.values()):
+        environ = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+        return app.test_client().get("/", environ_base=environ)
+    return app.test_client().get("/", headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "trace_id", "source"),
+    [
+        ({"traceparent": TRACEPARENT, "traceid": "seed-id"}, TRACE_ID, "traceparent"),
+        ({"traceid": "seed-id", "X-Request-ID": "req-id"}, "seed-id", "traceid"),
+        ({"X-Request-ID": "req-id", "X-Correlation-ID": "corr-id"}, "req-id", "x-request-id"),
+        ({"X-Correlation-ID": "corr-id"}, "corr-id", "x-correlation-id"),
+    ],
+)
+def test_id_comes_from_the_first_header_in_default_order(app, events, headers, trace_id, source):
+    response = get(app, headers)
+    assert response.json["traceid"] == trace_id
+    assert response.headers["traceid"] == trace_id
+    start = events_of(events, "start")[0]
+    assert start["traceid"] == trace_id
+    assert start["msg_dict"]["id_source"] == source
+    assert "rejected_headers" not in start["msg_dict"]
+
+
+def test_no_header_gives_a_generated_32_hex_id(app, events):
+    response = get(app, {})
+    assert HEX32.fullmatch(response.headers["traceid"])
+    start = events_of(events, "start")[0]
+    assert start["msg_dict"]["id_source"] == "generated"
+    assert start["parent_id"] is None
+
+
+def test_each_request_without_header_gets_its_own_id(app):
+    ids = {get(app, {}).headers["traceid"] for _ in range(20)}
+    assert len(ids) == 20
+
+
+def test_valid_traceparent_makes_the_caller_span_the_parent(app, events):
+    response = get(app, {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-03", "tracestate": "v=1"})
+    assert response.json == {
+        "traceid": TRACE_ID,
+        "parent_id": PARENT_ID,
+        "flags": "03",
+        "tracestate": "v=1",
+    }
+    start = events_of(events, "start")[0]
+    assert start["parent_id"] == PARENT_ID
+    assert start["span_id"] != PARENT_ID
+
+
+def test_flags_other_than_sampled_and_random_are_cleared(app):
+    assert get(app, {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-ff"}).json["flags"] == "03"
+
+
+def test_higher_traceparent_version_is_read_from_first_55_chars(app):
+    response = get(app, {"traceparent": f"01-{TRACE_ID}-{PARENT_ID}-01-future"})
+    assert response.json["traceid"] == TRACE_ID
+
+
+def test_traceparent_with_spaces_and_tabs_around_is_accepted(app):
+    assert get(app, {"traceparent": f" \t{TRACEPARENT}\t "}).json["traceid"] == TRACE_ID
+
+
+@pytest.mark.parametrize(
+    "tracestate",
+    [
+        pytest.param(",".join(f"k{i}=v" for i in range(33)), id="33-members"),
+        pytest.param("a=1,a=2", id="duplicate-key"),
+        pytest.param("BAD=1", id="bad-key"),
+        pytest.param("a=,b=1", id="bad-value"),
+    ],
+)
+def test_invalid_tracestate_is_dropped_but_traceparent_kept(app, tracestate):
+    response = get(app, {"traceparent": TRACEPARENT, "tracestate": tracestate})
+    assert response.json["traceid"] == TRACE_ID
+    assert response.json["tracestate"] is None
+
+
+def test_tracestate_with_32_members_and_empty_ones_is_kept(app):
+    members = [f"k{i}=v" for i in range(32)]
+    response = get(app, {"traceparent": TRACEPARENT, "tracestate": ", ,".join(members)})
+    assert response.json["tracestate"] == ",".join(members)
+
+
+def test_tracestate_is_not_kept_when_traceparent_is_invalid(app):
+    response = get(app, {"traceparent": "00-bad", "traceid": "seed-id", "tracestate": "a=1"})
+    assert response.json["traceid"] == "seed-id"
+    assert response.json["tracestate"] is None
+    assert response.json["parent_id"] is None
+
+
+# Every bad value carries the marker EVIL, so that a test can look for it in any log line.
+BAD_PLAIN_VALUES = [
+    pytest.param("EVIL" + "x" * 10_240, id="10-KB"),
+    pytest.param("EVIL\x01\x7f", id="control-chars"),
+    pytest.param("EVIL\r\nX-Injected: 1", id="crlf"),
+    pytest.param("EVIL,other", id="comma"),
+    pytest.param("EVILé", id="non-ascii"),
+    pytest.param("EVIL" + "x" * 125, id="129-chars"),
+    pytest.param("EVIL with spaces", id="inner-spaces"),
+]
+BAD_TRACEPARENTS = [
+    pytest.param(f"EVIL-{TRACE_ID}-{PARENT_ID}-01", id="not-hex-version"),
+    pytest.param(f"00-{TRACE_ID}-{PARENT_ID}-01-EVIL", id="version-00-too-long"),
+    pytest.param(f"ff-{TRACE_ID}-{PARENT_ID}-01 EVIL", id="version-ff"),
+    pytest.param(f"01-{TRACE_ID}-{PARENT_ID}-01EVIL", id="higher-version-no-dash"),
+    pytest.param(f"00-{TRACE_ID.upper()}-{PARENT_ID}-01\tEVIL", id="uppercase"),
+    pytest.param(f"00-{'0' * 32}-{PARENT_ID}-01 EVIL", id="zero-trace-id"),
+    pytest.param(f"00-{TRACE_ID}-{'0' * 16}-01 EVIL", id="zero-parent-id"),
+    pytest.param(f"{TRACEPARENT},EVIL", id="two-joined"),
+    pytest.param(f"{TRACEPARENT}\r\nEVIL", id="crlf"),
+]
+
+
+def assert_never_logged_or_echoed(response, events, caplog, marker="EVIL"):
+    assert response.status_code == 200
+    assert all(marker not in value for value in response.headers.values())
+    assert marker not in caplog.text
+    assert events, "the request was traced"
+    assert all(marker not in str(event) for event in events)
+
+
+@pytest.mark.parametrize("name", ["traceid", "X-Request-ID", "X-Correlation-ID"])
+@pytest.mark.parametrize("value", BAD_PLAIN_VALUES)
+def test_bad_plain_id_gives_a_new_id_never_logged_or_echoed(app, events, caplog, name, value):
+    caplog.set_level(logging.INFO)
+    response = get(app, {name: value})
+    assert_never_logged_or_echoed(response, events, caplog)
+    assert HEX32.fullmatch(response.headers["traceid"])
+    start = events_of(events, "start")[0]
+    assert start["msg_dict"]["id_source"] == "generated"
+    assert start["msg_dict"]["rejected_headers"] == [name.lower()]
+
+
+@pytest.mark.parametrize("value", BAD_TRACEPARENTS)
+def test_bad_traceparent_falls_to_the_next_header(app, events, caplog, value):
+    caplog.set_level(logging.INFO)
+    response = get(app, {"traceparent": value, "X-Request-ID": "req-1", "tracestate": "a=1"})
+    assert_never_logged_or_echoed(response, events, caplog)
+    assert response.json == {
+        "traceid": "req-1",
+        "parent_id": None,
+        "flags": "01",
+        "tracestate": None,
+    }
+    start = events_of(events, "start")[0]
+    assert start["msg_dict"]["id_source"] == "x-request-id"
+    assert start["msg_dict"]["rejected_headers"] == ["traceparent"]
+
+
+def test_repeated_header_is_invalid(app, events, caplog):
+    caplog.set_level(logging.INFO)
+    response = get(app, [("traceid", "EVIL1"), ("traceid", "EVIL2"), ("X-Request-ID", "req-1")])
+    assert_never_logged_or_echoed(response, events, caplog)
+    assert response.headers["traceid"] == "req-1"
+    assert events_of(events, "start")[0]["msg_dict"]["rejected_headers"] == ["traceid"]
+
+
+def test_empty_header_is_invalid(app, events):
+    response = get(app, {"traceid": "", "X-Correlation-ID": "corr-1"})
+    assert response.headers["traceid"] == "corr-1"
+    assert events_of(events, "start")[0]["msg_dict"]["rejected_headers"] == ["traceid"]
+
+
+def test_several_bad_headers_are_all_named(app, events):
+    response = get(app, {"traceparent": "EVIL", "traceid": "EVIL,", "X-Request-ID": "EVIL é"})
+    assert HEX32.fullmatch(response.headers["traceid"])
+    assert events_of(events, "start")[0]["msg_dict"]["rejected_headers"] == [
+        "traceparent",
+        "traceid",
+        "x-request-id",
+    ]
+
+
+def test_plain_id_is_trimmed(app):
+    assert get(app, {"traceid": " \tseed-id\t "}).headers["traceid"] == "seed-id"
+
+
+def test_plain_id_of_128_characters_is_kept(app):
+    value = "a" * 128
+    assert get(app, {"traceid": value}).headers["traceid"] == value
+
+
+def test_configured_id_headers_set_the_list_and_order(make_app, events):
+    app = make_app("svc", id_headers=["X-Amzn-Trace-Id", "X-Request-ID"])
+
+    @app.route("/")
+    def index():
+        return traced.current_traceid()
+
+    response = app.test_client().get(
+        "/",
+        headers={"traceparent": TRACEPARENT, "X-Request-ID": "req-1", "X-Amzn-Trace-Id": "amzn"},
+    )
+    assert response.text == "amzn"
+    response = app.test_client().get("/", headers={"traceparent": TRACEPARENT, "traceid": "t"})
+    assert HEX32.fullmatch(response.text)
+    assert response.text != TRACE_ID
+    assert [e["msg_dict"]["id_source"] for e in events_of(events, "start")] == [
+        "x-amzn-trace-id",
+        "generated",
+    ]
