@@ -61,6 +61,18 @@ def discard_logger(
     return handler
 
 
+def reattach_handlers() -> None:
+    """Put every discarding handler back as the only one of its logger.
+
+    For test suites whose fixtures swap a logger's handlers between tests.
+    """
+    for name, handler in _HANDLERS.items():
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 @dataclass
 class WsgiResult:
     status: str

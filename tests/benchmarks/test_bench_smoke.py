@@ -6,13 +6,37 @@ interchangeable, so that a difference in the tables is the cost of tracing.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 pytest.importorskip("opentelemetry.instrumentation.flask", reason="needs the bench extra")
 pytest.importorskip("flask_log_request_id", reason="needs the bench extra")
 
-from benchmarks import inbound, outbound
+from benchmarks import harness, inbound, outbound
 from benchmarks.apps import EVENTS_PER_REQUEST, INBOUND_VARIANTS
+
+BENCH_LOGGERS = ("traced_http", "bench.recipe", "flask_log_request_id.request_id")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_global_state():
+    """The benchmark rewires loggers and the default session: undo it after this module."""
+    import traced_http
+
+    loggers = [logging.getLogger(name) for name in BENCH_LOGGERS]
+    saved = [(lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
+    yield
+    for logger, handlers, level, propagate in saved:
+        logger.handlers, logger.propagate = handlers, propagate
+        logger.setLevel(level)
+    traced_http.set_default_session(None)
+
+
+@pytest.fixture(autouse=True)
+def _discarding_handlers():
+    """The suite's own fixtures swap the ``traced_http`` logger's handlers: put ours back."""
+    harness.reattach_handlers()
 
 
 @pytest.fixture(scope="module")
