@@ -59,6 +59,10 @@ def _add_routes(app: Flask) -> None:
     def ingest() -> Response:
         return jsonify(received=len(request.get_data()))
 
+    @app.post("/discard")
+    def discard() -> str:
+        return "ok"
+
     @app.get("/blob")
     def blob() -> Response:
         return Response(

@@ -71,7 +71,7 @@ def run(settings: Settings) -> tuple[list[Table], list[Target]]:
         }
 
     table = Table(
-        "Inbound: µs per request, straight into the WSGI app",
+        "Inbound: CPU µs per request, straight into the WSGI app",
         ["variant"]
         + [f"{route} {col}" for route in ROUTES for col in ("µs", "overhead µs", "× OTel's")]
         + ["events (spans) per request"],

@@ -140,7 +140,7 @@ def run(settings: Settings) -> tuple[list[Table], list[Target]]:
     base_timing = timings["requests.Session"]
     extra = {name: timing.minus(base_timing).median for name, timing in timings.items()}
     table = Table(
-        "Outbound: µs per call through a canned-response adapter",
+        "Outbound: CPU µs per call through a canned-response adapter",
         ["client", "µs per call", "overhead over requests.Session µs", "events per call"],
     )
     for case in cases:
