@@ -108,7 +108,7 @@ class _Hooks:
         start = time.time()
         environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
         if enabled():
-            emit(ctx, "start", start_message(req, environ, incoming, settings, start))
+            emit(ctx, "start", start_message(req, environ, incoming, config, start))
 
     def after_request(self, response: Response) -> Response:
         environ = request.environ
@@ -125,7 +125,7 @@ class _Hooks:
             settings = self.config.settings
 
             def on_end(error: Optional[BaseException], finished: bool, sent: int) -> None:
-                failure = stream_error(error or span.error, finished, head)
+                failure = stream_error(error or span.error, finished, head, settings.redactor)
                 end = time.time()
                 emit(
                     span.ctx,

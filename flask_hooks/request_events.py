@@ -17,9 +17,11 @@ from flask import Request, Response
 
 from traced_http.bodies import body_kind, capture, form_fields, marker, truncated
 from traced_http.events import error_info
-from traced_http.propagation import Incoming
-from traced_http.redaction import REDACTED
+from traced_http.propagation import InboundHeaders, Incoming, parse_traceparent, valid_plain_id
+from traced_http.redaction import REDACTED, Redactor
 from traced_http.settings import TraceSettings
+
+from .config import TracingConfig
 
 __all__ = ["end_message", "start_message"]
 
@@ -29,6 +31,9 @@ _BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
 # Environ key -> header name, "" for keys that are not headers (wsgi.input, SERVER_NAME).
 _names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 _NAMES_LIMIT = 1024
+# Headers whose value is a URL: its credentials and secret query fields are hidden.
+_URL_REQUEST_HEADERS = frozenset(("Referer",))
+_URL_RESPONSE_HEADERS = frozenset(("location", "content-location", "refresh"))
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@-]*")
 _PATH_SAFE = "/._~!$&'()*+,;=:@-"
 
@@ -37,18 +42,19 @@ def start_message(
     req: Request,
     environ: Mapping[str, Any],
     incoming: Incoming,
-    settings: TraceSettings,
+    config: TracingConfig,
     now: float,
 ) -> dict[str, Any]:
     """The seed's start fields plus ``path``, ``remote_addr`` and where the id came from."""
+    settings = config.settings
     redactor = settings.redactor
     method = environ.get("REQUEST_METHOD", "GET")
     remote_addr = environ.get("REMOTE_ADDR")
     msg: dict[str, Any] = {
         "method": method,
-        "url": redactor.url(request_url(environ)),
+        "url": request_url(environ, redactor),
         "path": _decoded(environ.get("PATH_INFO") or "/"),
-        "headers": request_headers(environ, settings, incoming.rejected),
+        "headers": request_headers(environ, settings, config.inbound, incoming),
         "request_data": request_data(req, environ, method, settings),
         "ip": _cut(environ.get("HTTP_X_REAL_IP") or remote_addr or ""),
         "remote_addr": remote_addr,
@@ -60,11 +66,11 @@ def start_message(
     return msg
 
 
-def request_url(environ: Mapping[str, Any]) -> str:
-    """The URL as the client sent it (percent-encoded), built from the environ.
+def request_url(environ: Mapping[str, Any], redactor: Redactor) -> str:
+    """The URL as the client sent it (percent-encoded), secret query fields hidden.
 
-    Werkzeug's ``request.url`` converts to an IRI, which cost more than the rest of
-    the start event together; the log keeps the URL as it travelled.
+    Built from the environ: Werkzeug's ``request.url`` converts to an IRI, which cost
+    more than the rest of the start event together; the log keeps the URL as it travelled.
     """
     host = environ.get("HTTP_HOST") or (
         f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
@@ -74,15 +80,21 @@ def request_url(environ: Mapping[str, Any]) -> str:
         path = quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)
     query = environ.get("QUERY_STRING")
     url = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}"
-    return f"{url}?{query}" if query else url
+    return f"{url}?{redactor.query(query)}" if query else url
 
 
 def request_headers(
-    environ: Mapping[str, Any], settings: TraceSettings, rejected: tuple[str, ...]
+    environ: Mapping[str, Any], settings: TraceSettings, inbound: InboundHeaders, incoming: Incoming
 ) -> dict[str, str]:
-    """Request headers as logged: secrets redacted, rejected trace ids never repeated."""
+    """Request headers as logged: secrets redacted, invalid trace ids never repeated.
+
+    A trace header that lost to a higher one was not examined when the id was chosen:
+    it is checked here, and an invalid value is replaced like a rejected one.
+    """
     secret = settings.redactor.secret_header
     names = _names
+    rejected = incoming.rejected
+    trace_names = inbound.logged_names
     out: dict[str, str] = {}
     for key, value in environ.items():
         name = names.get(key)
@@ -94,12 +106,26 @@ def request_headers(
             continue
         if secret(name):
             value = REDACTED
-        elif rejected and name.lower() in rejected:
-            value = _REJECTED
+        elif name in _URL_REQUEST_HEADERS:
+            value = _cut(settings.redactor.url(value))
+        elif name in trace_names:
+            lowered = name.lower()
+            if lowered in rejected or (
+                lowered != incoming.source and not _valid_trace(lowered, value)
+            ):
+                value = _REJECTED
         elif len(value) > HEADER_VALUE_LIMIT:
             value = _cut(value)
         out[name] = value
     return out
+
+
+def _valid_trace(name: str, value: str) -> bool:
+    if name == "traceparent":
+        return parse_traceparent(value) is not None
+    if name == "tracestate":
+        return len(value) <= HEADER_VALUE_LIMIT
+    return valid_plain_id(value) is not None
 
 
 def request_data(
@@ -148,37 +174,45 @@ def end_message(
         msg["headers"] = {}
         msg["response_data"] = None
     else:
+        headers, content_type = response_headers(response, settings)
         msg["status_code"] = response.status_code
-        msg["headers"] = response_headers(response, settings)
-        msg["response_data"] = response_data(response, settings)
+        msg["headers"] = headers
+        msg["response_data"] = response_data(response, content_type, settings)
     if error is not None:
-        msg["error"] = error_info(error)
+        msg["error"] = error_info(error, settings.redactor)
     return msg
 
 
-def response_headers(response: Response, settings: TraceSettings) -> dict[str, str]:
-    """Response headers as logged; ``Set-Cookie`` and other secrets redacted."""
+def response_headers(response: Response, settings: TraceSettings) -> tuple[dict[str, str], str]:
+    """Response headers as logged (``Set-Cookie`` and other secrets redacted), and the
+    content type, found on the way rather than looked up again."""
     secret = settings.redactor.secret_header
     out: dict[str, str] = {}
+    content_type = ""
     for name, value in response.headers:
         if secret(name):
             value = REDACTED
+        elif name.lower() in _URL_RESPONSE_HEADERS:
+            value = _cut(settings.redactor.url(value))
         elif len(value) > HEADER_VALUE_LIMIT:
             value = _cut(value)
+        elif name == "Content-Type":
+            content_type = value
         out[name] = out[name] + ", " + value if name in out else value
-    return out
+    return out, content_type
 
 
-def response_data(response: Response, settings: TraceSettings) -> Any:
+def response_data(response: Response, content_type: str, settings: TraceSettings) -> Any:
     """The body when textual, within the capture limit; a stream or file is never read."""
     if not settings.capture_bodies:
         return None
-    if response.is_streamed or response.direct_passthrough:
-        return marker("streamed")
+    if response.is_streamed:
+        # A file (direct_passthrough) or an error page Flask built from an exception:
+        # complete, but held as an iterable the server is about to send.
+        return marker("omitted", content_type=content_type, length=response.content_length)
     data = response.get_data()
     if not data:
         return ""
-    content_type = response.headers.get("Content-Type")
     kind = body_kind(content_type)
     if kind is None:
         return marker("omitted", content_type=content_type, length=len(data))
@@ -198,7 +232,7 @@ def stream_end_message(
         "end_time": now,
         "cost_time": now - start,
         "status_code": response.status_code,
-        "headers": response_headers(response, settings),
+        "headers": response_headers(response, settings)[0],
         "response_data": marker("streamed", length=sent),
     }
     if error is not None:

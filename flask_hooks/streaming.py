@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 from traced_http.context import TraceContext, activate, deactivate
 from traced_http.events import error_info
+from traced_http.redaction import Redactor
 
 __all__ = ["WatchedStream", "stream_error"]
 
@@ -83,11 +84,11 @@ class WatchedStream:
 
 
 def stream_error(
-    error: Optional[BaseException], finished: bool, head: bool
+    error: Optional[BaseException], finished: bool, head: bool, redactor: Redactor
 ) -> Optional[dict[str, str]]:
     """How a stream ended badly, or None when it completed (a HEAD sends no body)."""
     if error is not None:
-        return error_info(error)
+        return error_info(error, redactor)
     if not finished and not head:
         return dict(_DISCONNECTED)
     return None

@@ -168,11 +168,7 @@ class TracingAdapter(HTTPAdapter):
             "request_size": _size(request.body),
         }
         if response is None:
-            error = error_info(exc) if exc is not None else None
-            if error is not None:
-                # requests repeats the path and query in its messages ("with url: /x?token=...").
-                error["message"] = settings.redactor.text(error["message"])
-            msg["error"] = error
+            msg["error"] = error_info(exc, settings.redactor) if exc is not None else None
         else:
             msg["status_code"] = response.status_code
             if stream:

@@ -78,7 +78,11 @@ def truncated(prefix: bytes, size: int, redactor: Redactor) -> dict[str, Any]:
 def form_fields(text: str, redactor: Redactor) -> dict[str, Any]:
     """A urlencoded form as a dict (a repeated field becomes a list), secrets hidden."""
     fields: dict[str, Any] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True):
+    if "%" in text or "+" in text:
+        pairs = parse_qsl(text, keep_blank_values=True)
+    else:  # nothing to decode: the common case, at a fraction of parse_qsl's cost
+        pairs = [pair.partition("=")[::2] for pair in text.split("&") if pair]
+    for name, value in pairs:
         if redactor.secret_field(name):
             value = "[REDACTED]"
         if name in fields:

@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from .context import TraceContext, current_trace
 from .log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
+from .redaction import Redactor
 from .settings import DEFAULT_SETTINGS
 
 __all__ = ["add_event", "emit", "enabled", "error_info", "trace_add_log_record"]
@@ -66,15 +67,18 @@ def _handle(event: dict[str, Any], trace_id: Optional[str], span_id: Optional[st
         _failures.report()
 
 
-def error_info(exc: BaseException) -> dict[str, str]:
-    """``{"type", "message"}`` of an exception, the message cut to a sane size."""
+def error_info(exc: BaseException, redactor: Redactor) -> dict[str, str]:
+    """``{"type", "message"}`` of an exception, the message cut to size and redacted.
+
+    Messages repeat what failed: requests' ``...with url: /x?access_token=...``.
+    """
     try:
         message = str(exc)
     except Exception:
         message = f"<unprintable {type(exc).__name__}>"
     if len(message) > _MESSAGE_LIMIT:
         message = message[:_MESSAGE_LIMIT] + "..."
-    return {"type": type(exc).__name__, "message": message}
+    return {"type": type(exc).__name__, "message": redactor.text(message)}
 
 
 def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks: str = "") -> None:

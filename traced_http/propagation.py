@@ -118,12 +118,14 @@ class Incoming(NamedTuple):
 class InboundHeaders:
     """The configured inbound trace headers, in order, compiled once for WSGI environs."""
 
-    __slots__ = ("_specs",)
+    __slots__ = ("_specs", "logged_names")
 
     def __init__(self, names: Sequence[str] = DEFAULT_ID_HEADERS) -> None:
         self._specs = tuple(
             (name.lower(), "HTTP_" + name.upper().replace("-", "_")) for name in names
         )
+        # The names as a WSGI server's environ gives them back (``X-Request-Id``).
+        self.logged_names = frozenset(name.title() for name in (*names, "tracestate"))
 
     @property
     def names(self) -> tuple[str, ...]:

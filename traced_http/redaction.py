@@ -41,12 +41,13 @@ class Redactor:
         self._fields = tuple(f.lower() for f in fields if f)
         self._header_cache: dict[str, bool] = {}
         words = "|".join(re.escape(f) for f in self._fields) or r"(?!)"
-        # key=value or "key": value inside a text we cannot parse (a cut or broken body).
+        # key=value or "key": value inside a text we cannot parse (a cut or broken body);
+        # a JSON key may hold escapes ("na\u00efve_token", as json.dumps writes it).
         self._text_pattern = re.compile(
             r"""(?ix)
-            (?P<key>"[^"\\]{0,200}(?:"""
+            (?P<key>"(?:[^"\\]|\\.){0,200}(?:"""
             + words
-            + r""")[^"\\]{0,200}"\s*:\s*|[\w.\-\[\]]{0,200}(?:"""
+            + r""")(?:[^"\\]|\\.){0,200}"\s*:\s*|[\w.\-\[\]]{0,200}(?:"""
             + words
             + r""")[\w.\-\[\]]{0,200}\s*=\s*)
             (?P<value>"(?:[^"\\]|\\.)*"?|[^&,;\s}\]]*)"""
@@ -88,10 +89,29 @@ class Redactor:
         return obj
 
     def text(self, text: str) -> str:
-        """``text`` with values of secret-looking ``key=value`` / ``"key": value`` pairs hidden."""
+        """``text`` with values of secret-looking ``key=value`` / ``"key": value`` pairs hidden.
+
+        A value that is an object or a list (``"token": {"a": "..."}``) is hidden whole,
+        up to its closing bracket, or to the end of a text cut inside it.
+        """
         if not self.mentions_secret(text):
             return text
-        return self._text_pattern.sub(_hide_value, text)
+        parts = []
+        pos = 0
+        while True:
+            match = self._text_pattern.search(text, pos)
+            if match is None:
+                break
+            value_start = match.start("value")
+            if text.startswith(("{", "["), value_start):
+                end = _closing_bracket(text, value_start)
+                hidden = _hidden(match.group("key"))  # quoted after a JSON "key":
+            else:
+                end, hidden = match.end(), _hidden(match.group("value"))
+            parts.append(text[pos : match.start()] + match.group("key") + hidden)
+            pos = end
+        parts.append(text[pos:])
+        return "".join(parts)
 
     def url(self, url: str) -> str:
         """``url`` without userinfo credentials and with secret query fields hidden."""
@@ -120,7 +140,29 @@ class Redactor:
         return "&".join(out)
 
 
-def _hide_value(match: re.Match[str]) -> str:
-    value = match.group("value")
-    quoted = value.startswith('"')
-    return match.group("key") + ('"' + REDACTED + '"' if quoted else REDACTED)
+def _hidden(value: str) -> str:
+    return '"' + REDACTED + '"' if value.startswith('"') else REDACTED
+
+
+def _closing_bracket(text: str, start: int) -> int:
+    """The index after the bracket that closes the one at ``start`` (JSON strings skipped)."""
+    depth = 0
+    in_string = escaped = False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return len(text)

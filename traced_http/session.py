@@ -106,7 +106,7 @@ class TracedSession(requests.Session):
         msg = {
             "method": request.method,
             "url": ctx.settings.redactor.url(request.url or ""),
-            "error": error_info(exc),
+            "error": error_info(exc, ctx.settings.redactor),
         }
         emit(ctx, "call", msg, span=(new_span_id(), ctx.span_id))
 

@@ -130,7 +130,12 @@ def serve_app(app: Flask, host: str = "127.0.0.1") -> Iterator[str]:
     from werkzeug.serving import make_server
 
     server = make_server(host, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name=f"serve-{app.name}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.02},  # shutdown waits for one poll: keep it short
+        name=f"serve-{app.name}",
+        daemon=True,
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_port}"

@@ -56,8 +56,6 @@ def trace(
         end = time.time()
         done: dict[str, Any] = {"name": name, "end_time": end, "cost_time": end - start}
         if error is not None:
-            done["error"] = error_info(error)
-            # A failed call's exception repeats its URL, secret query fields included.
-            done["error"]["message"] = settings.redactor.text(done["error"]["message"])
+            done["error"] = error_info(error, settings.redactor)
         emit(ctx, "end", done)
         deactivate(token)

@@ -164,3 +164,13 @@ def test_connection_errors_are_retried_with_their_reason(events):
     assert call["msg_dict"]["error"]["type"] == "ConnectionError"
     assert call["parent_id"] is None
     assert {e["traceid"] for e in [*retries, call]} == {call["traceid"]}
+
+
+def test_retry_events_redact_secret_query_fields(events, flaky):
+    _, url = flaky(1)
+
+    traced.TracedSession(retries=1).get(url, params={"api_key": "k-secret-value", "q": "1"})
+
+    (retry,) = events_of(events, "retry")
+    assert retry["msg_dict"]["url"].endswith("/?api_key=[REDACTED]&q=1")
+    assert "k-secret-value" not in str(events)

@@ -50,6 +50,17 @@ def test_start_event_has_the_seed_fields_and_more(app, events):
     )
     start = events_of(events, "start")[0]
     msg = start["msg_dict"]
+    assert list(start) == [
+        "ts",
+        "service",
+        "traceid",
+        "span_id",
+        "parent_id",
+        "trace_index",
+        "event_des",
+        "msg_dict",
+        "remarks",
+    ]
     assert start["service"] == "orders"
     assert start["trace_index"] == 1
     assert msg["method"] == "GET"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
 import traced_http as traced
-from traced_http.testing import events_of
+from traced_http.testing import events_of, serve_app
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -240,3 +243,36 @@ def test_configured_id_headers_set_the_list_and_order(make_app, events):
         "x-amzn-trace-id",
         "generated",
     ]
+
+
+@pytest.mark.parametrize(
+    "header_lines",
+    [
+        pytest.param([("traceid", "EVIL-1"), ("traceid", "EVIL-2")], id="repeated-header"),
+        pytest.param([("traceid", "EVIL\xe9")], id="non-ascii-bytes"),
+        pytest.param([("traceid", "EVIL" + "x" * 10_240)], id="10-KB"),
+        pytest.param([("traceparent", f"{TRACEPARENT}"), ("traceparent", "EVIL")], id="two-tp"),
+    ],
+)
+def test_real_server_replaces_bad_headers_as_sent_on_the_wire(app, events, caplog, header_lines):
+    caplog.set_level(logging.INFO)
+    with serve_app(app) as base:
+        connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=10)
+        try:
+            connection.putrequest("GET", "/")
+            for name, value in header_lines:
+                connection.putheader(name, value.encode("latin-1"))
+            connection.endheaders()
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+    assert response.status == 200
+    echoed = response.getheader("traceid")
+    assert HEX32.fullmatch(echoed)
+    assert echoed != TRACE_ID
+    assert json.loads(body)["traceid"] == echoed
+    assert "EVIL" not in str(response.getheaders())
+    assert "EVIL" not in caplog.text
+    start = events_of(events, "start")[0]
+    assert start["msg_dict"]["rejected_headers"] == [header_lines[0][0]]

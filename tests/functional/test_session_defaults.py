@@ -311,3 +311,14 @@ def test_environment_settings_match_requests(clean_env, env):
         assert ours.merge_environment_settings(
             url, dict(proxies or {}), None, verify, None
         ) == theirs.merge_environment_settings(url, dict(proxies or {}), None, verify, None)
+
+
+def test_traced_head_does_not_follow_redirects_unless_asked(rsps, events):
+    rsps.add("HEAD", "http://api.example/moved", status=302, headers={"Location": URL})
+    rsps.add("HEAD", URL)
+
+    assert traced.head("http://api.example/moved").status_code == 302
+    assert traced.head("http://api.example/moved", allow_redirects=True).status_code == 200
+
+    statuses = [e["msg_dict"]["status_code"] for e in events if e["event_des"] == "call"]
+    assert statuses == [302, 302, 200]

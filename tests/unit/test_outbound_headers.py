@@ -1,0 +1,97 @@
+"""``OutboundHeaders``: deciding and writing the trace headers of one call span."""
+
+from __future__ import annotations
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+from traced_http.propagation import OutboundHeaders
+
+TID = "4bf92f3577b34da6a3ce929d0e0e4736"
+OTHER = "0af7651916cd43dd8448eb211c80319c"
+SPAN = "b7ad6b7169203331"
+
+
+@pytest.mark.parametrize(
+    ("given", "overrides"),
+    [
+        ({}, False),
+        ({"traceid": TID}, False),
+        ({"TraceId": TID}, False),
+        ({"traceparent": f"00-{TID}-{SPAN}-01"}, False),
+        ({"traceid": TID, "traceparent": f"00-{TID}-{SPAN}-00"}, False),
+        ({"traceid": "abc-123"}, True),
+        ({"TRACEID": OTHER}, True),
+        ({"traceparent": f"00-{OTHER}-{SPAN}-01"}, True),
+        ({"traceparent": "not-a-traceparent"}, True),
+        ({"traceid": TID, "traceparent": f"00-{OTHER}-{SPAN}-01"}, True),
+        ({"X-Request-ID": "abc-123"}, False),
+    ],
+)
+def test_caller_overrides_only_with_another_trace(given, overrides):
+    assert OutboundHeaders().caller_overrides(CaseInsensitiveDict(given), TID) is overrides
+
+
+def test_configured_plain_names_count_as_overrides():
+    names = OutboundHeaders(["traceparent", "X-Request-ID"])
+
+    assert names.caller_overrides(CaseInsensitiveDict({"x-request-id": "other"}), TID)
+    assert not names.caller_overrides(CaseInsensitiveDict({"x-request-id": TID}), TID)
+
+
+def test_inject_writes_traceid_traceparent_and_tracestate():
+    out = CaseInsensitiveDict({"Accept": "*/*"})
+
+    OutboundHeaders().inject(out, TID, SPAN, "03", "rojo=1")
+
+    assert dict(out) == {
+        "Accept": "*/*",
+        "traceid": TID,
+        "traceparent": f"00-{TID}-{SPAN}-03",
+        "tracestate": "rojo=1",
+    }
+
+
+def test_inject_replaces_values_copied_from_an_earlier_hop():
+    out = CaseInsensitiveDict(
+        {"TraceParent": f"00-{TID}-aaaaaaaaaaaaaaaa-01", "tracestate": "old=1", "traceid": TID}
+    )
+
+    OutboundHeaders().inject(out, TID, SPAN, "01", None)
+
+    assert out["traceparent"] == f"00-{TID}-{SPAN}-01"
+    assert "tracestate" not in out
+    assert len(out) == 2
+
+
+@pytest.mark.parametrize("trace_id", ["abc-123", TID.upper(), "0" * 32, TID + "0"])
+def test_an_id_that_is_not_w3c_travels_as_traceid_only(trace_id):
+    out = CaseInsensitiveDict({"traceparent": f"00-{TID}-{SPAN}-01", "tracestate": "a=1"})
+
+    OutboundHeaders().inject(out, trace_id, SPAN, "01", "rojo=1")
+
+    assert dict(out) == {"traceid": trace_id}
+
+
+def test_without_traceparent_in_the_style_no_traceparent_is_written():
+    out = CaseInsensitiveDict()
+
+    OutboundHeaders(["X-Request-ID"]).inject(out, TID, SPAN, "01", "rojo=1")
+
+    assert dict(out) == {"X-Request-ID": TID}
+
+
+def test_strip_removes_every_trace_header_of_the_style_whatever_the_case():
+    out = CaseInsensitiveDict(
+        {
+            "TRACEID": "x",
+            "Traceparent": "y",
+            "tracestate": "z",
+            "x-request-id": "w",
+            "Accept": "*/*",
+        }
+    )
+
+    OutboundHeaders(["traceparent", "traceid", "X-Request-ID"]).strip(out)
+
+    assert dict(out) == {"Accept": "*/*"}
