@@ -2,7 +2,9 @@
 
 Written for the library's authors: the figures are µs per request (or call) under the
 profiler, which inflates them (roughly 2× for cProfile), so compare them with each other,
-not with the timing tables.
+not with the timing tables. cProfile counts CPU time; pyinstrument samples wall-clock
+time, so its tree is only trustworthy on an idle machine. ``python -m benchmarks.profile`` writes
+benchmarks/results/profile.txt (also ``python -m benchmarks.run --profile``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
+import time
 from typing import Callable
 
 CALLS = 3000
@@ -34,7 +37,7 @@ def _cases() -> dict[str, Callable[[], object]]:
 def _cprofile(call: Callable[[], object], calls: int) -> str:
     for _ in range(200):
         call()
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)  # CPU time: a busy machine skews it less
     profiler.enable()
     for _ in range(calls):
         call()
@@ -104,3 +107,17 @@ def run(calls: int = CALLS) -> str:
         parts.append(f"==== {name}: cProfile, {calls} calls ====\n{_cprofile(call, calls)}")
         parts.append(f"==== {name}: pyinstrument, {calls} calls ====\n{_pyinstrument(call, calls)}")
     return "\n".join(parts)
+
+
+def main() -> None:
+    """``python -m benchmarks.profile``: write benchmarks/results/profile.txt."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "results" / "profile.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(run(), encoding="utf-8")
+    print(f"profile written to {path}")
+
+
+if __name__ == "__main__":
+    main()
