@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -65,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown part(s): {', '.join(unknown)}; choose from {', '.join(PARTS)}")
         return 2
     started, load = time.monotonic(), load_average()
+    cores = os.cpu_count() or 1
+    if load != "unknown" and float(load) > cores / 2:
+        print(
+            f"note: load average {load} on {cores} cores: other work shares the machine, "
+            "figures will be noisier",
+            file=sys.stderr,
+        )
     tables: list[Table] = []
     targets: list[Target] = []
     for part in parts:
