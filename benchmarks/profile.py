@@ -2,8 +2,8 @@
 
 Written for the library's authors: the figures are µs per request (or call) under the
 profiler, which inflates them (roughly 2× for cProfile), so compare them with each other,
-not with the timing tables. cProfile counts CPU time; pyinstrument samples wall-clock
-time, so its tree is only trustworthy on an idle machine. ``python -m benchmarks.profile`` writes
+not with the timing tables; both profilers count wall-clock time, so run them on an idle
+machine. ``python -m benchmarks.profile`` writes
 benchmarks/results/profile.txt (also ``python -m benchmarks.run --profile``).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
-import time
 from typing import Callable
 
 CALLS = 3000
@@ -37,7 +36,7 @@ def _cases() -> dict[str, Callable[[], object]]:
 def _cprofile(call: Callable[[], object], calls: int) -> str:
     for _ in range(200):
         call()
-    profiler = cProfile.Profile(time.process_time)  # CPU time: a busy machine skews it less
+    profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
         call()
