@@ -20,13 +20,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from examples.services import create_gateway, create_hello
+from traced_http.testing import capture_events, serve_app
 from traced_http.viewer.render_text import render_trace
 from traced_http.viewer.style import Style, colour_wanted
 from traced_http.viewer.trace import make_trace
 from traced_http.viewer.tree import build_tree
-
-from examples.services import create_gateway, create_hello
-from traced_http.testing import capture_events, serve_app
 
 
 def main() -> int:

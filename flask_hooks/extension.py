@@ -108,7 +108,7 @@ class _Hooks:
         start = time.time()
         environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
         if enabled():
-            emit(ctx, "start", start_message(req, environ, incoming, config, start))
+            emit(ctx, "start", start_message(req, environ, incoming, config, start), now=start)
 
     def after_request(self, response: Response) -> Response:
         environ = request.environ
@@ -145,8 +145,9 @@ class _Hooks:
             span.error = error  # the stream's end, written at close, reports it
             return
         if enabled():
-            msg = end_message(span.response, error, span.start, time.time(), self.config.settings)
-            emit(span.ctx, "end", msg)
+            now = time.time()
+            msg = end_message(span.response, error, span.start, now, self.config.settings)
+            emit(span.ctx, "end", msg, now=now)
 
 
 def _is_live_stream(response: Response) -> bool:
@@ -164,12 +165,32 @@ def _is_live_stream(response: Response) -> bool:
 
 
 def _echo(response: Response, header: str, trace_id: str) -> None:
-    """Put the id on the response, and let browsers read it on a CORS response."""
+    """Put the id on the response, and let browsers read it on a CORS response.
+
+    One pass over the headers, comparing lowercased names only when the length
+    matches: Werkzeug's ``in`` and ``[]=`` each scan and lowercase every header.
+    """
     headers = response.headers
-    headers[header] = trace_id
-    if "Access-Control-Allow-Origin" in headers:
+    wanted = header.lower()
+    size = len(wanted)
+    present = cors = False
+    for name, _ in headers:
+        length = len(name)
+        if length == size and name.lower() == wanted:
+            present = True
+        elif length == _ACAO_LENGTH and name.lower() == _ACAO:
+            cors = True
+    if present:
+        headers.set(header, trace_id)
+    else:
+        headers.add(header, trace_id)
+    if cors:
         exposed = headers.get("Access-Control-Expose-Headers")
         if not exposed:
             headers["Access-Control-Expose-Headers"] = header
-        elif header.lower() not in {h.strip().lower() for h in exposed.split(",")}:
+        elif wanted not in {h.strip().lower() for h in exposed.split(",")}:
             headers["Access-Control-Expose-Headers"] = f"{exposed}, {header}"
+
+
+_ACAO = "access-control-allow-origin"
+_ACAO_LENGTH = len(_ACAO)

@@ -210,7 +210,11 @@ def response_data(response: Response, content_type: str, settings: TraceSettings
         # A file (direct_passthrough) or an error page Flask built from an exception:
         # complete, but held as an iterable the server is about to send.
         return marker("omitted", content_type=content_type, length=response.content_length)
-    data = response.get_data()
+    body = response.response
+    if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
+        data = body[0]  # what Flask makes of a returned str, bytes or dict
+    else:
+        data = response.get_data()
     if not data:
         return ""
     kind = body_kind(content_type)

@@ -6,25 +6,62 @@ Inbound: ``flask_hooks.Tracing(app)``. Outbound: ``traced_http.get(...)`` or a
 
 from __future__ import annotations
 
-from .adapter import TracingAdapter
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .context import TraceContext, bind, current_trace, current_traceid
 from .events import add_event, trace_add_log_record
 from .log_format import JsonFormatter, TraceIdFilter
-from .session import (
-    TracedSession,
-    default_session,
-    delete,
-    get,
-    head,
-    options,
-    patch,
-    post,
-    put,
-    request,
-    set_default_session,
-)
 from .settings import TraceSettings
 from .trace_block import trace
+
+if TYPE_CHECKING:
+    from .adapter import TracingAdapter
+    from .session import (
+        TracedSession,
+        default_session,
+        delete,
+        get,
+        head,
+        options,
+        patch,
+        post,
+        put,
+        request,
+        set_default_session,
+    )
+
+# The outbound side imports requests (a tenth of a second): it loads on first use, so
+# that the viewer command and a worker that only logs start fast.
+_OUTBOUND = {
+    "TracingAdapter": "adapter",
+    **dict.fromkeys(
+        (
+            "TracedSession",
+            "default_session",
+            "delete",
+            "get",
+            "head",
+            "options",
+            "patch",
+            "post",
+            "put",
+            "request",
+            "set_default_session",
+        ),
+        "session",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _OUTBOUND.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "JsonFormatter",

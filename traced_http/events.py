@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from .context import TraceContext, current_trace
 from .log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
+from .records import make_event_record
 from .redaction import Redactor
 from .settings import DEFAULT_SETTINGS
 
@@ -38,13 +39,19 @@ def emit(
     msg_dict: dict[str, Any],
     remarks: str = "",
     span: Optional[tuple[str, Optional[str]]] = None,
+    now: Optional[float] = None,
 ) -> None:
-    """Write one event of ``ctx``; ``span`` is ``(span_id, parent_id)`` for a call's span."""
+    """Write one event of ``ctx``; ``span`` is ``(span_id, parent_id)`` for a call's span.
+
+    ``now``: when it happened, if the caller has just read the clock (a start, an end).
+    """
     if not logger.isEnabledFor(_INFO):
         return
+    if now is None:
+        now = time.time()
     span_id, parent_id = span if span is not None else (ctx.span_id, ctx.parent_id)
     event = {
-        "ts": iso_utc(time.time()),
+        "ts": iso_utc(now),
         "service": ctx.service,
         "traceid": ctx.trace_id,
         "span_id": span_id,
@@ -54,13 +61,13 @@ def emit(
         "msg_dict": msg_dict,
         "remarks": remarks,
     }
-    _handle(event, ctx.trace_id, span_id)
+    _handle(event, now, ctx.trace_id, span_id)
 
 
-def _handle(event: dict[str, Any], trace_id: Optional[str], span_id: Optional[str]) -> None:
-    record = logger.makeRecord(LOGGER_NAME, _INFO, __file__, 0, EventMessage(event), (), None)
-    record.traceid = trace_id
-    record.span_id = span_id
+def _handle(
+    event: dict[str, Any], now: float, trace_id: Optional[str], span_id: Optional[str]
+) -> None:
+    record = make_event_record(logger, EventMessage(event), now, trace_id, span_id)
     try:
         logger.handle(record)
     except Exception:
@@ -96,8 +103,9 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
     if ctx is not None:
         emit(ctx, str(event_des), safe, text)
     elif logger.isEnabledFor(_INFO):
+        now = time.time()
         event = {
-            "ts": iso_utc(time.time()),
+            "ts": iso_utc(now),
             "service": None,
             "traceid": None,
             "span_id": None,
@@ -107,7 +115,7 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
             "msg_dict": safe,
             "remarks": text,
         }
-        _handle(event, None, None)
+        _handle(event, now, None, None)
 
 
 trace_add_log_record = add_event

@@ -19,13 +19,22 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
 from .log_format import LOGGER_NAME, JsonFormatter
+from .viewer.tree import SpanNode, build_tree
 
 if TYPE_CHECKING:
     import responses
     from flask import Flask
     from requests import PreparedRequest
 
-__all__ = ["assert_single_trace", "capture_events", "events_of", "route_to_app", "serve_app"]
+__all__ = [
+    "SpanNode",
+    "assert_single_trace",
+    "build_tree",
+    "capture_events",
+    "events_of",
+    "route_to_app",
+    "serve_app",
+]
 
 
 class _ListHandler(logging.Handler):
