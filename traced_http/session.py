@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional, Union, cast
 import requests
 from requests import PreparedRequest, Response
 from requests.utils import get_environ_proxies
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .adapter import TracingAdapter, redirect_root
@@ -181,8 +182,34 @@ class _NoCookies(DefaultCookiePolicy):
         return False
 
 
+class _RetryBrokenConnection(Retry):
+    """One more try of an idempotent call whose pooled connection broke before an answer.
+
+    A server may close a kept-alive connection just as a call is sent on it (gunicorn
+    after 2 s idle); ``requests.get`` opens a new connection every time and never meets
+    this, so the pooled default session retries once (RFC 9112, 9.3.1). A read timeout
+    is raised at once, exactly as requests does: a slow server is not asked twice.
+    """
+
+    def increment(
+        self,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        response: Any = None,
+        error: Optional[Exception] = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Any:
+        if isinstance(error, ReadTimeoutError):
+            raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def _new_default_session() -> TracedSession:
-    session = TracedSession()
+    retry = _RetryBrokenConnection(
+        total=1, connect=0, read=1, status=0, other=0, raise_on_status=False
+    )
+    session = TracedSession(retries=retry)
     session.cookies.set_policy(_NoCookies())
     return session
 

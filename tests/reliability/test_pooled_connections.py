@@ -22,6 +22,7 @@ import pytest
 import requests
 
 import traced_http as traced
+from traced_http.testing import capture_events
 
 WAIT = 5.0
 _ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
@@ -112,14 +113,33 @@ def test_requests_get_answers_every_call_of_such_a_server(server: OneAnswerPerCo
     assert server.connections == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="traced.get reuses a pooled connection the server has closed and does not retry "
-    "the idempotent GET on a new one (TracedSession's default retries=0): "
-    "ConnectionError('Connection aborted.', RemoteDisconnected)",
-)
 def test_traced_get_answers_every_call_of_such_a_server(
     server: OneAnswerPerConnection, fresh_default_session: None
 ) -> None:
     answers = [traced.get(server.url, timeout=WAIT).status_code for _ in range(3)]
     assert answers == [200, 200, 200]
+
+
+def test_traced_get_does_not_retry_a_read_timeout(fresh_default_session: None) -> None:
+    """The retry is for a broken connection only: a slow server is not asked twice."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        accepted: list[socket.socket] = []
+
+        def accept_all() -> None:
+            try:
+                while True:
+                    accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+        thread = threading.Thread(target=accept_all, daemon=True)
+        thread.start()
+        with capture_events() as events, pytest.raises(requests.exceptions.ReadTimeout):
+            traced.get(url, timeout=(WAIT, 0.2))
+        for conn in accepted:
+            conn.close()
+    assert [e["event_des"] for e in events] == ["call"]
+    assert events[0]["msg_dict"]["error"]["type"] == "ReadTimeout"
+    assert len(accepted) == 1
