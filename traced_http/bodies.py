@@ -80,10 +80,12 @@ def form_fields(text: str, redactor: Redactor) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if "%" in text or "+" in text:
         pairs = parse_qsl(text, keep_blank_values=True)
+        check = True
     else:  # nothing to decode: the common case, at a fraction of parse_qsl's cost
         pairs = [pair.partition("=")[::2] for pair in text.split("&") if pair]
+        check = redactor.mentions_secret(text)  # no secret word at all: no field to check
     for name, value in pairs:
-        if redactor.secret_field(name):
+        if check and redactor.secret_field(name):
             value = "[REDACTED]"
         if name in fields:
             previous = fields[name]

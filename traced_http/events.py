@@ -67,9 +67,14 @@ def emit(
 def _handle(
     event: dict[str, Any], now: float, trace_id: Optional[str], span_id: Optional[str]
 ) -> None:
+    if logger.disabled:
+        return
     record = make_event_record(logger, EventMessage(event), now, trace_id, span_id)
     try:
-        logger.handle(record)
+        if logger.filters:
+            logger.handle(record)
+        else:  # what handle() does once its (empty) filter list has passed the record
+            logger.callHandlers(record)
     except Exception:
         _failures.report()
 
