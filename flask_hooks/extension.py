@@ -17,7 +17,7 @@ from flask import Flask, Response, g, request
 from werkzeug.wsgi import ClosingIterator
 
 from traced_http.context import TraceContext, activate, deactivate
-from traced_http.events import emit, enabled
+from traced_http.events import describe_failure, emit, enabled
 from traced_http.ids import new_span_id
 from traced_http.log_format import ensure_visible
 
@@ -108,7 +108,12 @@ class _Hooks:
         start = time.time()
         environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
         if enabled():
-            emit(ctx, "start", start_message(req, environ, incoming, config, start), now=start)
+            try:
+                msg = start_message(req, environ, incoming, config, start)
+            except Exception as exc:
+                msg = {"method": environ.get("REQUEST_METHOD"), "start_time": start}
+                msg.update(describe_failure("start message", exc))
+            emit(ctx, "start", msg, now=start)
 
     def after_request(self, response: Response) -> Response:
         environ = request.environ
@@ -146,7 +151,11 @@ class _Hooks:
             return
         if enabled():
             now = time.time()
-            msg = end_message(span.response, error, span.start, now, self.config.settings)
+            try:
+                msg = end_message(span.response, error, span.start, now, self.config.settings)
+            except Exception as exc:
+                msg = {"end_time": now, "cost_time": now - span.start}
+                msg.update(describe_failure("end message", exc))
             emit(span.ctx, "end", msg, now=now)
 
 

@@ -20,7 +20,14 @@ from .records import make_event_record
 from .redaction import Redactor
 from .settings import DEFAULT_SETTINGS
 
-__all__ = ["add_event", "emit", "enabled", "error_info", "trace_add_log_record"]
+__all__ = [
+    "add_event",
+    "describe_failure",
+    "emit",
+    "enabled",
+    "error_info",
+    "trace_add_log_record",
+]
 
 logger = logging.getLogger(LOGGER_NAME)
 _INFO = logging.INFO
@@ -124,6 +131,42 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
 
 
 trace_add_log_record = add_event
+
+
+def describe_failure(what: str, exc: BaseException) -> dict[str, Any]:
+    """Stand-in for a message that could not be built; the failure is reported.
+
+    Tracing must never fail the request it describes: the event is still written, with
+    what went wrong, and the traceback goes to the ``traced_http.internal`` logger
+    (at most every few minutes).
+    """
+    _internal.report(what, exc)
+    return {"capture_error": {"type": type(exc).__name__, "while": what}}
+
+
+class _InternalErrors:
+    """Reports a failure of the library itself at ERROR, at most every few minutes a kind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+
+    def report(self, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(what, -_REPORT_EVERY) < _REPORT_EVERY:
+                return
+            self._last[what] = now
+        logging.getLogger(LOGGER_NAME + ".internal").error(
+            "traced_http could not build the %s; the event was written without it "
+            "(reported at most every %d s)",
+            what,
+            int(_REPORT_EVERY),
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+
+_internal = _InternalErrors()
 
 
 class _FailureReporter:
