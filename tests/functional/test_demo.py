@@ -1,0 +1,28 @@
+"""The README's demo command: runs, draws both traces, stops its servers, runs again."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
+
+
+def test_the_demo_runs_twice_in_a_row_even_with_a_port_taken():
+    with socket.create_server(("127.0.0.1", 5000 if _free(5000) else 0)):
+        runs = [
+            subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True, timeout=60)
+            for _ in range(2)
+        ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "GET /test" in run.stdout and "POST /test2" in run.stdout
+        assert run.stdout.count("call GET http://127.0.0.1:") == 2
+        assert run.stdout.count('"event_des": "start"') == 4  # gateway and hello, twice
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
