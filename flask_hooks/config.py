@@ -64,6 +64,8 @@ class TracingConfig:
 
     @classmethod
     def _from_values(cls, app_name: str, values: dict[str, Any]) -> TracingConfig:
+        if isinstance(values["id_headers"], (set, frozenset)):
+            raise TypeError("id_headers is an order of precedence: give a list, not a set")
         id_headers = check_names("id_headers", values["id_headers"])
         if not id_headers:
             raise ValueError("id_headers must name at least one header")

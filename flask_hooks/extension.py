@@ -1,6 +1,7 @@
 """``Tracing``: the Flask extension whose hooks open and close a trace per request.
 
-``before_request`` reads the trace headers, opens the span and writes ``start``;
+The opening hook (the first URL value preprocessor, so it runs before every
+``before_request`` function) reads the trace headers, opens the span and writes ``start``;
 ``after_request`` echoes the id on the response; ``teardown_request`` writes ``end``
 (it runs for every request, also when the view raised) and resets the context, so
 nothing leaks into the next request served by the thread. A streamed response gets its
@@ -29,6 +30,7 @@ __all__ = ["EXTENSION_KEY", "Tracing", "register_handler"]
 
 EXTENSION_KEY = "traced_http"
 _SPAN_KEY = "traced_http.span"
+_NO_BODY = frozenset((100, 101, 102, 103, 204, 304))
 
 
 class Tracing:
@@ -52,9 +54,11 @@ class Tracing:
         config = TracingConfig.build(app.name, app.config, self.options)
         hooks = _Hooks(config)
         app.extensions[EXTENSION_KEY] = config
-        # First among before_request functions, last among after/teardown ones (those
-        # run in reverse order): the trace covers whatever the app's own hooks do.
-        app.before_request_funcs.setdefault(None, []).insert(0, hooks.before_request)
+        # The trace opens first of all the app's request processing: Flask runs URL value
+        # preprocessors before any before_request function, and one that aborts (an
+        # unknown tenant -> 404) must still give a traced request. The end hooks come last
+        # among after/teardown functions (those run in reverse order).
+        app.url_value_preprocessors.setdefault(None, []).insert(0, hooks.open_trace)
         app.after_request_funcs.setdefault(None, []).insert(0, hooks.after_request)
         app.teardown_request_funcs.setdefault(None, []).insert(0, hooks.teardown_request)
         ensure_visible()
@@ -87,7 +91,8 @@ class _Hooks:
     def __init__(self, config: TracingConfig) -> None:
         self.config = config
 
-    def before_request(self) -> None:
+    def open_trace(self, endpoint: Optional[str], values: Optional[dict[str, Any]]) -> None:
+        """Runs as the first URL value preprocessor (before every before_request)."""
         req = request._get_current_object()  # type: ignore[attr-defined]
         environ = req.environ
         config = self.config
@@ -126,7 +131,8 @@ class _Hooks:
         span.response = response
         if _is_live_stream(response):
             span.streamed = True
-            head = environ.get("REQUEST_METHOD") == "HEAD"
+            # No body is sent for HEAD, 1xx, 204 and 304: an unread stream is no disconnect.
+            head = environ.get("REQUEST_METHOD") == "HEAD" or response.status_code in _NO_BODY
             settings = self.config.settings
 
             def on_end(error: Optional[BaseException], finished: bool, sent: int) -> None:

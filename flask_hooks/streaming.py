@@ -22,7 +22,8 @@ _DISCONNECTED = {
 
 
 class WatchedStream:
-    """A WSGI response iterable that calls ``on_end(error, bytes_sent)`` once, at close.
+    """A WSGI response iterable that calls ``on_end(error, finished, bytes_sent)`` once,
+    at close.
 
     Each chunk is produced with ``ctx`` active: the server iterates the body after the
     request's teardown reset the context, and code in the generator logs with the trace.
@@ -70,7 +71,8 @@ class WatchedStream:
         finally:
             if token is not None:
                 deactivate(token)
-        self._sent += len(chunk)
+        # Werkzeug encodes str chunks after us: count what goes on the wire.
+        self._sent += len(chunk) if type(chunk) is bytes else len(str(chunk).encode())
         return chunk
 
     def close(self) -> None:

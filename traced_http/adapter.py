@@ -26,13 +26,14 @@ from .bodies import body_kind, capture, marker
 from .context import TraceContext, current_trace
 from .events import emit, error_info
 from .ids import new_span_id, new_trace_id
+from .redaction import Redactor
 from .settings import DEFAULT_SETTINGS, TraceSettings
 
 __all__ = ["TracingAdapter", "retry_policy"]
 
 _Span = tuple[str, Optional[str]]
 # The call being sent, for the retry events that urllib3 raises deep inside it.
-_active_call: contextvars.ContextVar[Optional[tuple[TraceContext, _Span, str]]] = (
+_active_call: contextvars.ContextVar[Optional[tuple[TraceContext, _Span, str, Redactor]]] = (
     contextvars.ContextVar("traced_http_call", default=None)
 )
 # The root trace of a call made outside any trace, shared by its redirect hops.
@@ -133,7 +134,7 @@ class TracingAdapter(HTTPAdapter):
         else:
             settings.outbound.strip(headers)
 
-        token = _active_call.set((ctx, span, url)) if self._retries_on else None
+        token = _active_call.set((ctx, span, url, settings.redactor)) if self._retries_on else None
         start = time.time()
         try:
             response = super().send(request, stream, timeout, verify, cert, proxies)
@@ -216,7 +217,7 @@ class _RetryEvents(Retry):
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         call = _active_call.get()
         if call is not None:
-            ctx, span, url = call
+            ctx, span, url, redactor = call
             last = new.history[-1] if new.history else None
             error = last.error if last is not None else None
             status = last.status if last is not None else None
@@ -226,7 +227,7 @@ class _RetryEvents(Retry):
                 "retry",
                 {
                     "method": last.method if last is not None else None,
-                    "url": ctx.settings.redactor.url(url),
+                    "url": redactor.url(url),
                     "attempt": len(new.history),
                     "reason": reason[:1024],
                     "status": status,

@@ -61,7 +61,9 @@ def capture(data: bytes, kind: str, limit: int, redactor: Redactor) -> Any:
             parsed = json.loads(text)
         except ValueError:
             return marker("invalid_json", length=size, preview=redactor.text(text))
-        return redactor.value(parsed) if redactor.mentions_secret(text) else parsed
+        # A key written with escapes ("pass\u0077ord") only shows its name once parsed.
+        secret = "\\" in text or redactor.mentions_secret(text)
+        return redactor.value(parsed) if secret else parsed
     if kind == FORM:
         return form_fields(text, redactor)
     return redactor.text(text)

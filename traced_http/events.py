@@ -74,8 +74,6 @@ def emit(
 def _handle(
     event: dict[str, Any], now: float, trace_id: Optional[str], span_id: Optional[str]
 ) -> None:
-    if logger.disabled:
-        return
     record = make_event_record(logger, EventMessage(event), now, trace_id, span_id)
     try:
         if logger.filters:

@@ -28,6 +28,9 @@ class HostMatcher:
                 raise ValueError("propagate_to: empty host pattern")
             if pattern.startswith("*."):
                 suffixes.append(pattern[1:])
+            elif pattern.startswith("[") and "]:" in pattern:  # [::1]:8080
+                host, _, port = pattern[1:].partition("]:")
+                with_port.add(f"{host}:{port}")
             elif pattern.startswith("[") or pattern.count(":") != 1:
                 exact.add(pattern.strip("[]"))
             else:

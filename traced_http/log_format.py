@@ -19,7 +19,6 @@ _ITEMS_LIMIT = 1000
 _DEPTH_LIMIT = 32
 _NO_TRACE = "-"  # what TraceIdFilter puts on a record outside a trace
 _last_second: tuple[int, str] = (-1, "")
-# One encoder for every line (building one per call costs more than the encoding).
 
 
 def _refuse(obj: Any) -> Any:

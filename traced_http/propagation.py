@@ -159,6 +159,13 @@ class InboundHeaders:
         return Incoming(new_trace_id(), None, "01", None, "generated", tuple(rejected))
 
 
+def _text(value: Any) -> Optional[str]:
+    """A header value as requests accepts it (str or bytes), as text."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    return value if value is None or isinstance(value, str) else str(value)
+
+
 class OutboundHeaders:
     """The trace headers written on outbound calls; ``traceparent`` brings ``tracestate``."""
 
@@ -176,10 +183,10 @@ class OutboundHeaders:
         ``headers={'traceid': g.traceid}`` (the seed's habit) is not an override.
         """
         for name in self.plain:
-            value = headers.get(name)
+            value = _text(headers.get(name))
             if value is not None and value != trace_id:
                 return True
-        value = headers.get("traceparent")
+        value = _text(headers.get("traceparent"))
         if value is not None:
             parsed = parse_traceparent(value)
             return parsed is None or parsed[0] != trace_id

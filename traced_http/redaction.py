@@ -41,16 +41,19 @@ class Redactor:
         self._fields = tuple(f.lower() for f in fields if f)
         self._header_cache: dict[str, bool] = {}
         words = "|".join(re.escape(f) for f in self._fields) or r"(?!)"
-        # key=value or "key": value inside a text we cannot parse (a cut or broken body);
-        # a JSON key may hold escapes ("na\u00efve_token", as json.dumps writes it).
+        # key=value, "key": value, 'key': value or key: value inside a text we cannot
+        # parse (a cut or broken body, a Python or JS literal, an exception message); a
+        # JSON key may hold escapes ("na\u00efve_token", as json.dumps writes it).
         self._text_pattern = re.compile(
             r"""(?ix)
             (?P<key>"(?:[^"\\]|\\.){0,200}(?:"""
             + words
-            + r""")(?:[^"\\]|\\.){0,200}"\s*:\s*|[\w.\-\[\]]{0,200}(?:"""
+            + r""")(?:[^"\\]|\\.){0,200}"\s*[:=]\s*|'(?:[^'\\]|\\.){0,200}(?:"""
             + words
-            + r""")[\w.\-\[\]]{0,200}\s*=\s*)
-            (?P<value>"(?:[^"\\]|\\.)*"?|[^&,;\s}\]]*)"""
+            + r""")(?:[^'\\]|\\.){0,200}'\s*[:=]\s*|[\w.\-\[\]]{0,200}(?:"""
+            + words
+            + r""")[\w.\-\[\]]{0,200}\s*[:=]\s*)
+            (?P<value>"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[^&,;\s}\]]*)"""
         )
 
     def secret_header(self, name: str) -> bool:
@@ -141,7 +144,8 @@ class Redactor:
 
 
 def _hidden(value: str) -> str:
-    return '"' + REDACTED + '"' if value.startswith('"') else REDACTED
+    quote = value[:1]
+    return quote + REDACTED + quote if quote in ('"', "'") else REDACTED
 
 
 def _closing_bracket(text: str, start: int) -> int:

@@ -27,7 +27,7 @@ TIME = "/usr/bin/time"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 # `show` timed inside the process: what the viewer costs beyond starting Python and
-# importing traced_http (which imports requests).
+# importing traced_http.
 IN_PROCESS = (
     "import sys, time\n"
     "from traced_http.viewer.cli import main\n"
@@ -231,7 +231,7 @@ Aims (issue 5):
 - `show` within 3x `grep` (median of the per-round ratios): {ratios[0]:.1f}x
   ({"met" if ratios[0] <= 3 else "NOT met"}; best times {show.seconds:.3f} s vs {grep:.3f} s).
   The viewer's own work after start-up is {ratios[1]:.1f}x grep ({in_process:.3f} s at best);
-  the rest is starting Python and importing `traced_http`, whose `__init__` imports requests.
+  the rest is starting Python and importing `traced_http` and the viewer.
 - `list` over 50 MB/s: {size_mb / listing.seconds:,.0f} MB/s
   ({"met" if size_mb / listing.seconds > 50 else "NOT met"}).
 - Peak memory under 300 MB: {peak:,.0f} MB ({"met" if peak < 300 else "NOT met"}).
