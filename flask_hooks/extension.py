@@ -136,13 +136,15 @@ class _Hooks:
             settings = self.config.settings
 
             def on_end(error: Optional[BaseException], finished: bool, sent: int) -> None:
-                failure = stream_error(error or span.error, finished, head, settings.redactor)
+                # Runs inside the server's close(): like the other messages, never raises.
                 end = time.time()
-                emit(
-                    span.ctx,
-                    "end",
-                    stream_end_message(response, failure, sent, span.start, end, settings),
-                )
+                try:
+                    failure = stream_error(error or span.error, finished, head, settings.redactor)
+                    msg = stream_end_message(response, failure, sent, span.start, end, settings)
+                except Exception as exc:
+                    msg = {"end_time": end, "cost_time": end - span.start}
+                    msg.update(describe_failure("end message", exc))
+                emit(span.ctx, "end", msg, now=end)
 
             response.response = WatchedStream(response.response, on_end, span.ctx)
         return response

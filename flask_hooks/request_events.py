@@ -33,7 +33,11 @@ _names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Con
 _NAMES_LIMIT = 1024
 # Headers whose value is a URL: its credentials and secret query fields are hidden.
 _URL_REQUEST_HEADERS = frozenset(("Referer",))
+# Response headers looked at by name (lowercased): a URL to redact, or the content type.
+# Only names of one of these lengths are lowercased, not every header of every response.
+_CONTENT_TYPE = "content-type"
 _URL_RESPONSE_HEADERS = frozenset(("location", "content-location", "refresh"))
+_NAMED_LENGTHS = frozenset(len(name) for name in (*_URL_RESPONSE_HEADERS, _CONTENT_TYPE))
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@-]*")
 _PATH_SAFE = "/._~!$&'()*+,;=:@-"
 
@@ -190,13 +194,14 @@ def response_headers(response: Response, settings: TraceSettings) -> tuple[dict[
     out: dict[str, str] = {}
     content_type = ""
     for name, value in response.headers:
+        lowered = name.lower() if len(name) in _NAMED_LENGTHS else ""
         if secret(name):
             value = REDACTED
-        elif name.lower() in _URL_RESPONSE_HEADERS:
+        elif lowered in _URL_RESPONSE_HEADERS:
             value = _cut(settings.redactor.url(value))
         elif len(value) > HEADER_VALUE_LIMIT:
             value = _cut(value)
-        elif name == "Content-Type":
+        elif lowered == _CONTENT_TYPE:
             content_type = value
         out[name] = out[name] + ", " + value if name in out else value
     return out, content_type

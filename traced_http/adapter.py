@@ -24,7 +24,7 @@ from urllib3.util.retry import Retry
 
 from .bodies import body_kind, capture, marker
 from .context import TraceContext, current_trace
-from .events import emit, error_info
+from .events import emit, enabled, error_info
 from .ids import new_span_id, new_trace_id
 from .redaction import Redactor
 from .settings import DEFAULT_SETTINGS, TraceSettings
@@ -41,6 +41,7 @@ redirect_root: contextvars.ContextVar[Optional[list[TraceContext]]] = contextvar
     "traced_http_redirect_root", default=None
 )
 _MERGED_LIMIT = 64
+_POOL_OPTIONS = ("pool_connections", "pool_maxsize", "pool_block")
 _TRACING_SETTINGS = (
     "service",
     "propagate_to",
@@ -61,22 +62,10 @@ class TracingAdapter(HTTPAdapter):
     """
 
     def __init__(self, *, max_retries: Union[int, Retry, None] = 0, **options: Any) -> None:
-        unknown = (
-            set(options)
-            - set(_TRACING_SETTINGS)
-            - {
-                "pool_connections",
-                "pool_maxsize",
-                "pool_block",
-            }
-        )
+        unknown = set(options) - set(_TRACING_SETTINGS) - set(_POOL_OPTIONS)
         if unknown:
             raise TypeError(f"TracingAdapter got unknown options: {', '.join(sorted(unknown))}")
-        pool = {
-            k: options.pop(k)
-            for k in ("pool_connections", "pool_maxsize", "pool_block")
-            if k in options
-        }
+        pool = {k: options.pop(k) for k in _POOL_OPTIONS if k in options}
         super().__init__(max_retries=0 if max_retries is None else max_retries, **pool)
         self.max_retries = retry_policy(max_retries)  # an int: our policy, not from_int()
         self._retries_on = self.max_retries.total not in (0, False)
@@ -160,6 +149,8 @@ class TracingAdapter(HTTPAdapter):
         exc: Optional[BaseException],
         stream: bool,
     ) -> None:
+        if not enabled():
+            return
         end = time.time()
         msg: dict[str, Any] = {
             "method": request.method,
@@ -180,15 +171,12 @@ class TracingAdapter(HTTPAdapter):
                 content = response.content or b""
                 msg["response_size"] = len(content)
                 if settings.capture_bodies and content:
-                    kind = body_kind(response.headers.get("Content-Type"))
+                    content_type = response.headers.get("Content-Type")
+                    kind = body_kind(content_type)
                     msg["response_data"] = (
                         capture(content, kind, settings.body_limit, settings.redactor)
                         if kind
-                        else marker(
-                            "omitted",
-                            content_type=response.headers.get("Content-Type"),
-                            length=len(content),
-                        )
+                        else marker("omitted", content_type=content_type, length=len(content))
                     )
         emit(ctx, "call", msg, span=span)
 

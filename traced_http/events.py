@@ -1,7 +1,7 @@
 """Writing events: one log record per event, on the ``traced_http`` logger, at INFO.
 
-The hot path builds the event dict once and hands one record to ``Logger.handle``
-(``makeRecord`` + ``handle`` skip the caller lookup that ``logger.info`` pays for).
+The hot path builds the event dict once, makes one record (``records``) and hands it to
+the logger's handlers, skipping the caller lookup that ``logger.info`` pays for.
 Logging must never break the request it describes: a failing handler is reported
 through ``logging``'s own last-resort handler, once, and then only every few minutes.
 """
@@ -104,6 +104,8 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
     ``msg_dict`` is copied into a JSON-safe, size-bounded form, so a cycle, bytes or a
     huge string never break the line, and secret-named fields are redacted. Never raises.
     """
+    if not logger.isEnabledFor(_INFO):
+        return
     ctx = current_trace()
     settings = ctx.settings if ctx is not None else DEFAULT_SETTINGS
     safe = settings.redactor.value(jsonable({} if msg_dict is None else msg_dict))
@@ -112,7 +114,7 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
     text = remarks if isinstance(remarks, str) else str(jsonable(remarks))
     if ctx is not None:
         emit(ctx, str(event_des), safe, text)
-    elif logger.isEnabledFor(_INFO):
+    else:
         now = time.time()
         event = {
             "ts": iso_utc(now),
@@ -142,19 +144,34 @@ def describe_failure(what: str, exc: BaseException) -> dict[str, Any]:
     return {"capture_error": {"type": type(exc).__name__, "while": what}}
 
 
-class _InternalErrors:
-    """Reports a failure of the library itself at ERROR, at most every few minutes a kind."""
+class _Throttle:
+    """Lets a report of each kind through at most every few minutes; counts the rest."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
 
-    def report(self, what: str, exc: BaseException) -> None:
+    def allow(self, kind: str) -> Optional[int]:
+        """None to stay silent; else how many reports of this kind were held back."""
         now = time.monotonic()
         with self._lock:
-            if now - self._last.get(what, -_REPORT_EVERY) < _REPORT_EVERY:
-                return
-            self._last[what] = now
+            if now - self._last.get(kind, -_REPORT_EVERY) < _REPORT_EVERY:
+                self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+                return None
+            self._last[kind] = now
+            return self._suppressed.pop(kind, 0)
+
+
+class _InternalErrors:
+    """Reports a failure of the library itself at ERROR, at most every few minutes a kind."""
+
+    def __init__(self) -> None:
+        self._throttle = _Throttle()
+
+    def report(self, what: str, exc: BaseException) -> None:
+        if self._throttle.allow(what) is None:
+            return
         logging.getLogger(LOGGER_NAME + ".internal").error(
             "traced_http could not build the %s; the event was written without it "
             "(reported at most every %d s)",
@@ -171,17 +188,12 @@ class _FailureReporter:
     """Reports handler failures once, then at most every few minutes with a count."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last = -_REPORT_EVERY
-        self._suppressed = 0
+        self._throttle = _Throttle()
 
     def report(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last < _REPORT_EVERY:
-                self._suppressed += 1
-                return
-            suppressed, self._suppressed, self._last = self._suppressed, 0, now
+        suppressed = self._throttle.allow("handler")
+        if suppressed is None:
+            return
         handler = logging.lastResort
         if handler is None:
             return

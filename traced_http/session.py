@@ -138,7 +138,7 @@ class TracedSession(requests.Session):
         # The common call (no per-call settings): the whole answer is cached, keyed by
         # origin and by the session's own settings, which the caller may change.
         key = (
-            "/".join(url.split("/", 3)[:3]),  # scheme://host:port
+            _origin(url),
             stream,
             verify,
             tuple(self.proxies.items()) if self.proxies else (),
@@ -154,7 +154,7 @@ class TracedSession(requests.Session):
     def _merge(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         merged_proxies: dict[str, Any] = dict(proxies or {})
         no_proxy = merged_proxies.get("no_proxy")
-        key = ("/".join(url.split("/", 3)[:3]), no_proxy)
+        key = (_origin(url), no_proxy)
         cached = self._env_cache.get(key)
         if cached is None:
             env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
@@ -173,6 +173,11 @@ class TracedSession(requests.Session):
             "verify": _merge_setting(verify, self.verify),
             "cert": _merge_setting(cert, self.cert),
         }
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: what proxy settings depend on."""
+    return "/".join(url.split("/", 3)[:3])
 
 
 class _NoCookies(DefaultCookiePolicy):
