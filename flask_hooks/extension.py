@@ -31,6 +31,7 @@ __all__ = ["EXTENSION_KEY", "Tracing", "register_handler"]
 EXTENSION_KEY = "traced_http"
 _SPAN_KEY = "traced_http.span"
 _NO_BODY = frozenset((100, 101, 102, 103, 204, 304))
+_NOT_ECHOED = frozenset(("generated", "traceparent"))
 
 
 class Tracing:
@@ -72,12 +73,13 @@ def register_handler(app: Flask, **options: Any) -> Tracing:
 class _RequestSpan:
     """What the hooks of one request share; kept in the WSGI environ."""
 
-    __slots__ = ("ctx", "error", "response", "start", "streamed", "token")
+    __slots__ = ("ctx", "echo_also", "error", "response", "start", "streamed", "token")
 
     def __init__(self, ctx: TraceContext, token: Token[Optional[TraceContext]], start: float):
         self.ctx = ctx
         self.token = token
         self.start = start
+        self.echo_also: Optional[str] = None
         self.response: Optional[Response] = None
         self.error: Optional[BaseException] = None
         self.streamed = False
@@ -111,7 +113,12 @@ class _Hooks:
         )
         g.traceid = ctx.trace_id
         start = time.time()
-        environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
+        span = environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
+        source = incoming.source
+        header = config.response_header
+        if header and source not in _NOT_ECHOED and source != header.lower():
+            # An id that came as X-Request-ID goes back as X-Request-ID too, as clients expect.
+            span.echo_also = "-".join(part.capitalize() for part in source.split("-"))
         if enabled():
             try:
                 msg = start_message(req, environ, incoming, config, start)
@@ -128,6 +135,8 @@ class _Hooks:
         header = self.config.response_header
         if header:
             _echo(response, header, span.ctx.trace_id)
+            if span.echo_also:
+                _echo(response, span.echo_also, span.ctx.trace_id)
         span.response = response
         if _is_live_stream(response):
             span.streamed = True

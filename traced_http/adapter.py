@@ -27,15 +27,15 @@ from .context import TraceContext, current_trace
 from .events import emit, enabled, error_info
 from .ids import new_span_id, new_trace_id
 from .redaction import Redactor
-from .settings import DEFAULT_SETTINGS, TraceSettings
+from .settings import DEFAULT_SERVICE, DEFAULT_SETTINGS, TraceSettings, service_name
 
 __all__ = ["TracingAdapter", "retry_policy"]
 
 _Span = tuple[str, Optional[str]]
 # The call being sent, for the retry events that urllib3 raises deep inside it.
-_active_call: contextvars.ContextVar[Optional[tuple[TraceContext, _Span, str, Redactor]]] = (
-    contextvars.ContextVar("traced_http_call", default=None)
-)
+_active_call: contextvars.ContextVar[
+    Optional[tuple[TraceContext, _Span, str, Redactor, Optional[str]]]
+] = contextvars.ContextVar("traced_http_call", default=None)
 # The root trace of a call made outside any trace, shared by its redirect hops.
 redirect_root: contextvars.ContextVar[Optional[list[TraceContext]]] = contextvars.ContextVar(
     "traced_http_redirect_root", default=None
@@ -70,6 +70,7 @@ class TracingAdapter(HTTPAdapter):
         self.max_retries = retry_policy(max_retries)  # an int: our policy, not from_int()
         self._retries_on = self.max_retries.total not in (0, False)
         self._overrides = options
+        self._service: Optional[str] = options.get("service")
         self._merged: dict[int, tuple[TraceSettings, TraceSettings]] = {}
         if options:
             DEFAULT_SETTINGS.replace(**options)  # validate now, not on the first call
@@ -106,16 +107,21 @@ class TracingAdapter(HTTPAdapter):
         if ctx is None:
             # Outside any trace the call is a root span of a new trace of its own.
             settings = self.settings_for(DEFAULT_SETTINGS)
-            ctx = TraceContext(new_trace_id(), call_span, None, settings.service, settings=settings)
+            ctx = TraceContext(
+                new_trace_id(), call_span, None, service_name(settings), settings=settings
+            )
             if holder is not None:
                 holder.append(ctx)
             span: _Span = (call_span, None)
         else:
             settings = self.settings_for(ctx.settings)
             span = (call_span, ctx.span_id)
+        # A session's own name wins over a trace() block that names no service.
+        service = self._service if ctx.settings.service == DEFAULT_SERVICE else None
         url = request.url or ""
         headers = request.headers
-        if settings.hosts.allows(url):
+        propagated = settings.hosts.allows(url)
+        if propagated:
             if not settings.outbound.caller_overrides(headers, ctx.trace_id):
                 settings.outbound.inject(
                     headers, ctx.trace_id, call_span, ctx.flags, ctx.tracestate
@@ -123,19 +129,24 @@ class TracingAdapter(HTTPAdapter):
         else:
             settings.outbound.strip(headers)
 
-        token = _active_call.set((ctx, span, url, settings.redactor)) if self._retries_on else None
+        call = (ctx, span, url, settings.redactor, service)
+        token = _active_call.set(call) if self._retries_on else None
         start = time.time()
         try:
             response = super().send(request, stream, timeout, verify, cert, proxies)
             if not stream:
                 response.content  # noqa: B018 - read now, as Session.send would, to time it
         except Exception as exc:
-            self._log_call(ctx, span, settings, request, start, None, exc, stream)
+            self._log_call(
+                ctx, span, settings, request, start, None, exc, stream, propagated, service
+            )
             raise
         finally:
             if token is not None:
                 _active_call.reset(token)
-        self._log_call(ctx, span, settings, request, start, response, None, stream)
+        self._log_call(
+            ctx, span, settings, request, start, response, None, stream, propagated, service
+        )
         return response
 
     @staticmethod
@@ -148,6 +159,8 @@ class TracingAdapter(HTTPAdapter):
         response: Optional[Response],
         exc: Optional[BaseException],
         stream: bool,
+        propagated: bool,
+        service: Optional[str],
     ) -> None:
         if not enabled():
             return
@@ -159,6 +172,8 @@ class TracingAdapter(HTTPAdapter):
             "cost_time": end - start,
             "request_size": _size(request.body),
         }
+        if not propagated:
+            msg["propagated"] = False  # the host is outside propagate_to: no trace header
         if response is None:
             msg["error"] = error_info(exc, settings.redactor) if exc is not None else None
         else:
@@ -178,7 +193,7 @@ class TracingAdapter(HTTPAdapter):
                         if kind
                         else marker("omitted", content_type=content_type, length=len(content))
                     )
-        emit(ctx, "call", msg, span=span)
+        emit(ctx, "call", msg, span=span, service=service)
 
 
 def _size(body: Any) -> Optional[int]:
@@ -205,7 +220,7 @@ class _RetryEvents(Retry):
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         call = _active_call.get()
         if call is not None:
-            ctx, span, url, redactor = call
+            ctx, span, url, redactor, service = call
             last = new.history[-1] if new.history else None
             error = last.error if last is not None else None
             status = last.status if last is not None else None
@@ -221,6 +236,7 @@ class _RetryEvents(Retry):
                     "status": status,
                 },
                 span=span,
+                service=service,
             )
         return new
 

@@ -47,10 +47,12 @@ def emit(
     remarks: str = "",
     span: Optional[tuple[str, Optional[str]]] = None,
     now: Optional[float] = None,
+    service: Optional[str] = None,
 ) -> None:
     """Write one event of ``ctx``; ``span`` is ``(span_id, parent_id)`` for a call's span.
 
     ``now``: when it happened, if the caller has just read the clock (a start, an end).
+    ``service``: the service to name instead of ``ctx``'s (a session's own name).
     """
     if not logger.isEnabledFor(_INFO):
         return
@@ -59,7 +61,7 @@ def emit(
     span_id, parent_id = span if span is not None else (ctx.span_id, ctx.parent_id)
     event = {
         "ts": iso_utc(now),
-        "service": ctx.service,
+        "service": service or ctx.service,
         "traceid": ctx.trace_id,
         "span_id": span_id,
         "parent_id": parent_id,

@@ -7,6 +7,7 @@ with a valid ``traceparent``, and only the sampled (01) and random (02) flags tr
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple, Optional
@@ -23,6 +24,7 @@ __all__ = [
     "parse_traceparent",
     "parse_tracestate",
     "valid_plain_id",
+    "w3c_trace_id",
 ]
 
 DEFAULT_ID_HEADERS = ("traceparent", "traceid", "X-Request-ID", "X-Correlation-ID")
@@ -32,6 +34,8 @@ _OWS = " \t"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._~:+/=@-]{1,128}")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _W3C_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_ANY_HEX_32 = re.compile(r"[0-9a-f]{32}", re.IGNORECASE)
+_DASHED_UUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE)
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 # tracestate grammar (W3C Trace Context Level 1, section 3.3.1).
@@ -104,6 +108,20 @@ def is_w3c_trace_id(trace_id: str) -> bool:
     return trace_id != _ZERO_TRACE and _W3C_TRACE_ID.fullmatch(trace_id) is not None
 
 
+def w3c_trace_id(trace_id: str) -> str:
+    """The W3C trace-id (32 lowercase hex, never all zeros) that stands for ``trace_id``.
+
+    A 32-hex id is itself, lowercased; a dashed UUID (``X-Request-ID``) is its hex without
+    the dashes; any other plain id (``req-391``) is the first 32 hex of its SHA-256, so
+    every service derives the same W3C id from the same plain id.
+    """
+    if _ANY_HEX_32.fullmatch(trace_id) or _DASHED_UUID.fullmatch(trace_id):
+        derived = trace_id.replace("-", "").lower()
+    else:
+        derived = hashlib.sha256(trace_id.encode("utf-8")).hexdigest()[:32]
+    return derived if derived != _ZERO_TRACE else "0" * 31 + "1"
+
+
 class Incoming(NamedTuple):
     """What the inbound headers said: the id to use and where it came from."""
 
@@ -143,12 +161,13 @@ class InboundHeaders:
                 parsed = parse_traceparent(raw)
                 if parsed is not None:
                     state = environ.get("HTTP_TRACESTATE")
+                    kept, source = self._plain_partner(environ, parsed[0]) or (parsed[0], name)
                     return Incoming(
-                        parsed[0],
+                        kept,
                         parsed[1],
                         parsed[2],
                         None if state is None else parse_tracestate(state),
-                        name,
+                        source,
                         tuple(rejected),
                     )
             else:
@@ -157,6 +176,22 @@ class InboundHeaders:
                     return Incoming(trace_id, None, "01", None, name, tuple(rejected))
             rejected.append(name)
         return Incoming(new_trace_id(), None, "01", None, "generated", tuple(rejected))
+
+    def _plain_partner(self, environ: Mapping[str, Any], w3c_id: str) -> Optional[tuple[str, str]]:
+        """``(plain id, header)`` when a plain header holds the id ``w3c_id`` stands for.
+
+        A caller whose trace id is not 32 hex (``req-391``) sends it as ``traceid`` with a
+        ``traceparent`` carrying its derived W3C id: the plain id is kept, the parent read
+        from the ``traceparent``.
+        """
+        for name, key in self._specs:
+            raw = environ.get(key)
+            if raw is None or name == "traceparent":
+                continue
+            plain = valid_plain_id(raw)
+            if plain is not None and plain != w3c_id and w3c_trace_id(plain) == w3c_id:
+                return plain, name
+        return None
 
 
 def _text(value: Any) -> Optional[str]:
@@ -189,7 +224,7 @@ class OutboundHeaders:
         value = _text(headers.get("traceparent"))
         if value is not None:
             parsed = parse_traceparent(value)
-            return parsed is None or parsed[0] != trace_id
+            return parsed is None or trace_id is None or parsed[0] != w3c_trace_id(trace_id)
         return False
 
     def inject(
@@ -203,8 +238,11 @@ class OutboundHeaders:
         """Write the headers for one call span into ``headers`` (a case-insensitive map)."""
         for name in self.plain:
             headers[name] = trace_id
-        if self.w3c and is_w3c_trace_id(trace_id):
-            headers["traceparent"] = f"00-{trace_id}-{span_id}-{flags}"
+        if self.w3c:
+            # A plain id (``req-391``) travels as ``traceid``; its derived W3C id keeps the
+            # ``traceparent`` valid, so the receiver still learns its parent span.
+            w3c_id = trace_id if is_w3c_trace_id(trace_id) else w3c_trace_id(trace_id)
+            headers["traceparent"] = f"00-{w3c_id}-{span_id}-{flags}"
             if tracestate:
                 headers["tracestate"] = tracestate
             else:

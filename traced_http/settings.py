@@ -6,6 +6,7 @@ outbound call made while handling a request follows that service's configuration
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
@@ -15,14 +16,17 @@ from .hosts import HostMatcher
 from .propagation import DEFAULT_PROPAGATE_HEADERS, OutboundHeaders
 from .redaction import DEFAULT_REDACT_FIELDS, DEFAULT_REDACT_HEADERS, Redactor
 
-__all__ = ["DEFAULT_SETTINGS", "TraceSettings", "check_names"]
+__all__ = ["DEFAULT_SERVICE", "DEFAULT_SETTINGS", "TraceSettings", "check_names", "service_name"]
+
+# The name of a service that nothing named; OTEL_SERVICE_NAME replaces it (see service_name).
+DEFAULT_SERVICE = "python"
 
 
 @dataclass(frozen=True)
 class TraceSettings:
     """Validated once; the compiled helpers (redactor, host matcher) are built here too."""
 
-    service: str = "python"
+    service: str = DEFAULT_SERVICE
     propagate_headers: Sequence[str] = DEFAULT_PROPAGATE_HEADERS
     propagate_to: Optional[Sequence[str]] = None
     capture_bodies: bool = True
@@ -70,3 +74,15 @@ def check_names(setting: str, value: Any) -> tuple[str, ...]:
 
 
 DEFAULT_SETTINGS = TraceSettings()
+
+
+def service_name(settings: TraceSettings) -> str:
+    """The service that events under ``settings`` name, outside a request.
+
+    Its ``service`` when one was given; otherwise the process default: the
+    ``OTEL_SERVICE_NAME`` environment variable (the OpenTelemetry convention), else
+    ``"python"``.
+    """
+    if settings.service != DEFAULT_SERVICE:
+        return settings.service
+    return os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE

@@ -155,12 +155,32 @@ def serve_app(app: Flask, host: str = "127.0.0.1") -> Iterator[str]:
 
 
 def assert_single_trace(events: Iterable[dict[str, Any]]) -> str:
-    """Assert that all events carry one and the same trace id, and return it."""
+    """Assert that all events carry one and the same trace id, and return it.
+
+    When the ids differ, the message names the calls that sent no trace header because
+    their host is outside ``propagate_to``: the usual reason a chain breaks in a test.
+    """
+    events = list(events)
     ids = {event.get("traceid") for event in events}
     if not ids:
         raise AssertionError("no events were captured")
     if len(ids) != 1 or None in ids:
-        raise AssertionError(f"expected one trace id, found {sorted(map(str, ids))}")
+        message = f"expected one trace id, found {sorted(map(str, ids))}"
+        withheld = []
+        for event in events:
+            msg = event.get("msg_dict")
+            if (
+                event.get("event_des") == "call"
+                and isinstance(msg, dict)
+                and msg.get("propagated") is False
+            ):
+                withheld.append(f"{msg.get('method')} {msg.get('url')} from {event.get('service')}")
+        if withheld:
+            message += (
+                "; these calls sent no trace header, their host being outside propagate_to: "
+                + ", ".join(withheld)
+            )
+        raise AssertionError(message)
     (trace_id,) = ids
     assert isinstance(trace_id, str)
     return trace_id

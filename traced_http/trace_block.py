@@ -11,7 +11,7 @@ from .context import TraceContext, activate, deactivate
 from .events import emit, error_info
 from .ids import new_span_id, new_trace_id
 from .propagation import parse_traceparent, valid_plain_id
-from .settings import DEFAULT_SETTINGS, TraceSettings
+from .settings import DEFAULT_SETTINGS, TraceSettings, service_name
 
 __all__ = ["trace"]
 
@@ -21,6 +21,7 @@ def trace(
     name: str,
     traceid: Optional[str] = None,
     *,
+    service: Optional[str] = None,
     settings: Optional[TraceSettings] = None,
 ) -> Iterator[TraceContext]:
     """Open a trace for a block of work outside any request (a job, a script).
@@ -28,8 +29,13 @@ def trace(
     ``traceid`` continues a given trace: a plain id or a ``traceparent`` value (whose
     span becomes this block's parent). An invalid one is replaced by a new id, and the
     start event says so. Calls made inside are child spans of this block.
+    ``service`` names the block's service; when nothing names it, a session's own
+    ``service=`` names its calls, and the block's events take ``OTEL_SERVICE_NAME``, else
+    ``"python"``.
     """
     settings = settings or DEFAULT_SETTINGS
+    if service is not None:
+        settings = settings.replace(service=service)
     trace_id, parent_id, flags, source = new_trace_id(), None, "01", "generated"
     msg: dict[str, Any] = {"name": name}
     if traceid is not None:
@@ -40,7 +46,9 @@ def trace(
             trace_id, source = traceid.strip(" \t"), "traceid"
         else:
             msg["rejected_headers"] = ["traceid"]
-    ctx = TraceContext(trace_id, new_span_id(), parent_id, settings.service, flags, None, settings)
+    ctx = TraceContext(
+        trace_id, new_span_id(), parent_id, service_name(settings), flags, None, settings
+    )
     start = time.time()
     msg["start_time"] = start
     msg["id_source"] = source

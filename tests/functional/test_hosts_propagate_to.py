@@ -13,7 +13,7 @@ import requests
 import responses
 
 import traced_http as traced
-from traced_http.testing import events_of
+from traced_http.testing import assert_single_trace, events_of, serve_app
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 ALLOWED = ["api.internal", "*.corp.example", "billing:8080"]
@@ -100,8 +100,10 @@ def test_only_listed_hosts_get_trace_headers_all_calls_are_logged(
     if allowed:
         assert sent["traceid"] == TRACE_ID
         assert sent["traceparent"] == f"00-{TRACE_ID}-{event['span_id']}-01"
+        assert "propagated" not in event["msg_dict"]
     else:
         assert sent == {}
+        assert event["msg_dict"]["propagated"] is False
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -198,3 +200,21 @@ def test_each_redirect_hop_is_its_own_child_span(rsps, events, make_app, kind):
     indexes = [e["trace_index"] for e in calls]
     assert indexes == sorted(indexes)
     assert len(set(indexes)) == 3
+
+
+def test_assert_single_trace_names_the_calls_whose_headers_were_withheld(make_app, events):
+    downstream = make_app("billing")
+    downstream.add_url_rule("/charge", "charge", lambda: "ok")
+    gateway = make_app("gateway", propagate_to=["billing.internal"])
+    with serve_app(downstream) as billing_url:
+        gateway.add_url_rule("/", "pay", lambda: traced.get(billing_url + "/charge").text)
+        with serve_app(gateway) as gateway_url:
+            assert requests.get(gateway_url, timeout=10).text == "ok"
+
+    with pytest.raises(AssertionError) as failure:
+        assert_single_trace(events)
+
+    message = str(failure.value)
+    assert "expected one trace id" in message
+    assert f"GET {billing_url}/charge from gateway" in message
+    assert "outside propagate_to" in message

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 from flask import Flask, abort
 
 from flask_hooks import Tracing, register_handler
-from traced_http.testing import events_of
+from traced_http.testing import events_of, serve_app
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -62,6 +63,34 @@ def test_every_response_echoes_the_trace_id(traced_app, events, path):
     response = traced_app().test_client().get(path)
     assert HEX32.fullmatch(response.headers["traceid"])
     assert response.headers["traceid"] == events[0]["traceid"]
+
+
+@pytest.mark.parametrize("header", ["X-Request-ID", "X-Correlation-ID"])
+def test_an_id_from_a_request_id_header_is_echoed_under_that_header_too(traced_app, header):
+    with serve_app(traced_app()) as url:
+        response = requests.get(url, headers={header: "req-391"}, timeout=10)
+
+    assert response.headers[header] == "req-391"
+    assert response.headers["traceid"] == "req-391"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"traceid": "req-391"}, {"traceparent": f"00-{'a' * 32}-{'b' * 16}-01"}],
+    ids=["generated", "traceid", "traceparent"],
+)
+def test_other_ids_are_echoed_under_the_configured_header_only(traced_app, headers):
+    response = traced_app().test_client().get("/", headers=headers)
+
+    assert "traceid" in response.headers
+    assert not {"X-Request-ID", "X-Correlation-ID", "traceparent"} & set(response.headers.keys())
+
+
+def test_no_echo_at_all_when_echo_is_off(traced_app):
+    response = (
+        traced_app(response_header=None).test_client().get("/", headers={"X-Request-ID": "req-391"})
+    )
+    assert "X-Request-ID" not in response.headers
 
 
 def test_echoed_header_name_is_configurable(traced_app):

@@ -15,6 +15,7 @@ import responses
 from flask import jsonify
 
 import traced_http as traced
+from traced_http.propagation import w3c_trace_id
 from traced_http.testing import events_of
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -92,13 +93,14 @@ def test_each_call_is_a_new_child_span(rsps, events, client_name):
 
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
-def test_foreign_id_travels_as_traceid_only(rsps, client_name):
-    with traced.trace("job", traceid="abc-123"):
+def test_a_plain_id_travels_as_traceid_with_a_derived_traceparent(rsps, events, client_name):
+    with traced.trace("job", traceid="req-391"):
         call(CLIENTS[client_name](), "get")
 
     headers = sent_headers(rsps)
-    assert headers["traceid"] == "abc-123"
-    assert "traceparent" not in headers
+    assert headers["traceid"] == "req-391"
+    (call_event,) = events_of(events, "call")
+    assert headers["traceparent"] == f"00-{w3c_trace_id('req-391')}-{call_event['span_id']}-01"
     assert "tracestate" not in headers
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from traced_http.propagation import OutboundHeaders
+from traced_http.propagation import OutboundHeaders, w3c_trace_id
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 OTHER = "0af7651916cd43dd8448eb211c80319c"
@@ -64,13 +64,33 @@ def test_inject_replaces_values_copied_from_an_earlier_hop():
     assert len(out) == 2
 
 
-@pytest.mark.parametrize("trace_id", ["abc-123", TID.upper(), "0" * 32, TID + "0"])
-def test_an_id_that_is_not_w3c_travels_as_traceid_only(trace_id):
+@pytest.mark.parametrize(
+    ("trace_id", "w3c_id"),
+    [
+        ("req-391", w3c_trace_id("req-391")),
+        ("3CE6BD8A-338C-4C3D-82FC-158DB314277B", "3ce6bd8a338c4c3d82fc158db314277b"),
+        (TID.upper(), TID),
+        ("0" * 32, "0" * 31 + "1"),
+    ],
+)
+def test_a_plain_id_travels_as_traceid_with_a_derived_traceparent(trace_id, w3c_id):
     out = CaseInsensitiveDict({"traceparent": f"00-{TID}-{SPAN}-01", "tracestate": "a=1"})
 
     OutboundHeaders().inject(out, trace_id, SPAN, "01", "rojo=1")
 
-    assert dict(out) == {"traceid": trace_id}
+    assert dict(out) == {
+        "traceid": trace_id,
+        "traceparent": f"00-{w3c_id}-{SPAN}-01",
+        "tracestate": "rojo=1",
+    }
+
+
+def test_a_copied_traceparent_of_the_same_plain_trace_is_no_override():
+    headers = CaseInsensitiveDict(
+        {"traceid": "req-391", "traceparent": f"00-{w3c_trace_id('req-391')}-{SPAN}-01"}
+    )
+
+    assert not OutboundHeaders().caller_overrides(headers, "req-391")
 
 
 def test_without_traceparent_in_the_style_no_traceparent_is_written():

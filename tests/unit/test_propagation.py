@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from traced_http.propagation import (
@@ -10,6 +12,7 @@ from traced_http.propagation import (
     parse_traceparent,
     parse_tracestate,
     valid_plain_id,
+    w3c_trace_id,
 )
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -238,3 +241,56 @@ def test_configured_headers_replace_the_default_list_and_order():
     )
     assert (incoming.trace_id, incoming.source) == ("Root=1-abc", "x-amzn-trace-id")
     assert inbound.names == ("x-amzn-trace-id", "traceid")
+
+
+# --- plain ids and their W3C trace-id ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("plain", "derived"),
+    [
+        ("3ce6bd8a-338c-4c3d-82fc-158db314277b", "3ce6bd8a338c4c3d82fc158db314277b"),
+        ("3CE6BD8A-338C-4C3D-82FC-158DB314277B", "3ce6bd8a338c4c3d82fc158db314277b"),
+        (TRACE_ID.upper(), TRACE_ID),
+        (TRACE_ID, TRACE_ID),
+        ("req-391", hashlib.sha256(b"req-391").hexdigest()[:32]),
+        ("0" * 32, "0" * 31 + "1"),
+        ("00000000-0000-0000-0000-000000000000", "0" * 31 + "1"),
+    ],
+)
+def test_w3c_trace_id_of_a_plain_id(plain, derived):
+    assert w3c_trace_id(plain) == derived
+
+
+@pytest.mark.parametrize("plain", ["req-391", "a", "x" * 128, "Root=1-abc/def@host"])
+def test_a_hashed_id_is_stable_32_hex_and_a_valid_w3c_trace_id(plain):
+    derived = w3c_trace_id(plain)
+    assert derived == w3c_trace_id(plain)
+    assert parse_traceparent(f"00-{derived}-{PARENT_ID}-01") == (derived, PARENT_ID, "01")
+
+
+@pytest.mark.parametrize(
+    ("plain", "header"),
+    [
+        ("req-391", "traceid"),
+        ("3ce6bd8a-338c-4c3d-82fc-158db314277b", "traceid"),
+        (TRACE_ID.upper(), "traceid"),
+        ("req-391", "x-request-id"),
+    ],
+)
+def test_a_plain_id_with_the_traceparent_derived_from_it_keeps_the_plain_id(plain, header):
+    headers = {header.replace("-", "_"): plain}
+    incoming = InboundHeaders().extract(
+        environ(traceparent=f"00-{w3c_trace_id(plain)}-{PARENT_ID}-01", tracestate="a=1", **headers)
+    )
+    assert (incoming.trace_id, incoming.parent_id, incoming.source) == (plain, PARENT_ID, header)
+    assert incoming.tracestate == "a=1"
+
+
+def test_a_plain_id_that_does_not_match_the_traceparent_loses_to_it():
+    incoming = InboundHeaders().extract(environ(traceparent=TRACEPARENT, traceid="req-391"))
+    assert (incoming.trace_id, incoming.parent_id, incoming.source) == (
+        TRACE_ID,
+        PARENT_ID,
+        "traceparent",
+    )
