@@ -4,7 +4,8 @@ Written for the library's authors: the figures are µs per request (or call) und
 profiler, which inflates them (roughly 2× for cProfile), so compare them with each other,
 not with the timing tables; both profilers count wall-clock time, so run them on an idle
 machine. ``python -m benchmarks.profile`` writes
-benchmarks/results/profile.txt (also ``python -m benchmarks.run --profile``).
+benchmarks/results/local/profile.txt (``--save``: the tracked benchmarks/results/profile.txt;
+also ``python -m benchmarks.run --profile``).
 """
 
 from __future__ import annotations
@@ -109,10 +110,16 @@ def run(calls: int = CALLS) -> str:
 
 
 def main() -> None:
-    """``python -m benchmarks.profile``: write benchmarks/results/profile.txt."""
+    """``python -m benchmarks.profile [--save]``: write profile.txt.
+
+    To benchmarks/results/local/ (ignored by git), or with ``--save`` to the tracked
+    benchmarks/results/profile.txt.
+    """
+    import sys
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent / "results" / "profile.txt"
+    results = Path(__file__).resolve().parent / "results"
+    path = (results if "--save" in sys.argv[1:] else results / "local") / "profile.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(run(), encoding="utf-8")
     print(f"profile written to {path}")

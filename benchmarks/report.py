@@ -29,7 +29,7 @@ class Table:
 
 @dataclass
 class Target:
-    """One goal from issue 7: ``passed`` is None when it could not be measured."""
+    """One benchmark goal: ``passed`` is None when it could not be measured."""
 
     goal: str
     measured: str

@@ -1,8 +1,12 @@
-"""Run the whole benchmark suite in one process and write benchmarks/results/latest.md.
+"""Run the whole benchmark suite in one process and write its results as Markdown.
 
 python -m benchmarks.run            # everything, about 4 minutes on 2 cores
 python -m benchmarks.run --quick    # smoke run, well under a minute
 python -m benchmarks.run --parts inbound,outbound --profile
+python -m benchmarks.run --save     # update the tracked benchmarks/results/latest.md
+
+A local run writes to benchmarks/results/local/ (ignored by git); only ``--save``
+replaces the tracked results.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ PARTS: dict[str, Callable[[Settings], tuple[list[Table], list[Target]]]] = {
     "server": server.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
+LOCAL_RESULTS = RESULTS / "local"  # ignored by git
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -43,12 +48,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated parts to run (default: all of {','.join(PARTS)})",
     )
     parser.add_argument(
-        "--output", type=Path, help="Markdown file to write (default: benchmarks/results/latest.md)"
+        "--output",
+        type=Path,
+        help="Markdown file to write (default: benchmarks/results/local/latest.md)",
+    )
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="write the tracked benchmarks/results/latest.md (and profile.txt) instead",
     )
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also profile the traced variants and write benchmarks/results/profile.txt",
+        help="also profile the traced variants and write profile.txt next to the results",
     )
     return parser.parse_args(argv)
 
@@ -84,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     title = "Benchmarks" + (" (--quick: smoke run, not for numbers)" if args.quick else "")
     text = render(title.strip(), command.strip(), tables, targets, load)
     text += f"\nTotal time: {time.monotonic() - started:.0f} s\n"
-    output = args.output or RESULTS / "latest.md"
+    folder = RESULTS if args.save else LOCAL_RESULTS
+    output = args.output or folder / "latest.md"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(text)
@@ -92,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         from benchmarks import profile
 
-        profile_path = RESULTS / "profile.txt"
+        profile_path = folder / "profile.txt"
         profile_path.write_text(profile.run(), encoding="utf-8")
         print(f"profile written to {profile_path}", file=sys.stderr)
     return 0

@@ -66,7 +66,7 @@ class Tracing:
 
 
 def register_handler(app: Flask, **options: Any) -> Tracing:
-    """The seed's name for ``Tracing(app)``."""
+    """The blog recipe's name for ``Tracing(app)``."""
     return Tracing(app, **options)
 
 

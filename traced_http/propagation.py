@@ -215,7 +215,7 @@ class OutboundHeaders:
     def caller_overrides(self, headers: Mapping[str, str], trace_id: Optional[str]) -> bool:
         """True when the caller set a trace header to another trace than ``trace_id``.
 
-        ``headers={'traceid': g.traceid}`` (the seed's habit) is not an override.
+        ``headers={'traceid': g.traceid}`` (the blog recipe's habit) is not an override.
         """
         for name in self.plain:
             value = _text(headers.get(name))
