@@ -1,6 +1,7 @@
 """Write a large event log from three services (gateway -> orders -> inventory) for benchmarks.
 
-Lines follow the event format (README, "What gets logged") field for field. Each trace is one checkout: 9 to 12 events
+Lines follow the event format (README, "What gets logged") field for field. Each trace
+is one checkout: 9 to 12 events
 (start/end of each service, the call hops, a user event, sometimes a retry and an error),
 interleaved with nearby traces as a shared log collector would write them, with a few
 non-event and broken lines mixed in. Deterministic for a given --seed.
