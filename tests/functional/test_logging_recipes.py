@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from doc_blocks import marked
 
 PAGE = "docs/logging.md"
