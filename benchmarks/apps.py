@@ -23,7 +23,7 @@ LABELS = {
     "empty_hooks": "empty before/after/teardown hooks (reference: Flask's own cost of hooks)",
     "traced": "traced-http (default)",
     "traced_nobody": "traced-http (capture_bodies=False)",
-    "recipe": "blog recipe (seed hooks, JSON via logging)",
+    "recipe": "blog recipe (its hooks, JSON via logging)",
     "flrid": "Flask-Log-Request-ID + 1 log line",
     "otel": "OpenTelemetry Flask + SDK (in-memory exporter)",
 }

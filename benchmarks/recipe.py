@@ -1,4 +1,4 @@
-"""The blog recipe's hooks (shared/seed), as the article has them.
+"""The blog recipe's hooks, as the article has them.
 
 One change only: ``trace_add_log_record`` logs the record as a JSON line through
 ``logging`` (logger ``bench.recipe``) instead of ``print``-ing a dict. Headers objects
