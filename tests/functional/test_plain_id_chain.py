@@ -14,6 +14,8 @@ from typing import Any, Callable
 import pytest
 import requests
 from flask import Flask, jsonify, request
+from opentelemetry import propagate
+from opentelemetry import trace as trace_api
 
 import traced_http as traced
 from traced_http.propagation import w3c_trace_id
@@ -74,8 +76,6 @@ def test_a_chain_from_x_request_id_is_one_connected_tree(chain, events, plain):
 
 
 def test_a_w3c_service_downstream_sees_one_stable_trace_id(chain):
-    propagate = pytest.importorskip("opentelemetry.propagate")
-    trace_api = pytest.importorskip("opentelemetry.trace")
     url, received = chain
 
     requests.get(url, headers={"X-Request-ID": "req-391"}, timeout=10)
