@@ -56,6 +56,13 @@ def test_request_task_and_second_service_form_one_tree(worker, billing_url, make
     (task,) = publish.children
     (call,) = task.children
     (charge,) = call.children
+    assert [n.span.kind for n in (publish, task, call, charge)] == [
+        "publish",
+        "task",
+        "call",
+        "request",
+    ]
+    assert task.span.queue_time is not None
     assert [n.span.service for n in (publish, task, call, charge)] == [
         "orders",
         "tasks",
