@@ -27,7 +27,7 @@ from typing import Any, Optional
 from traced_http.context import TraceContext, activate, current_trace, deactivate
 from traced_http.events import emit, enabled, error_info
 from traced_http.ids import new_span_id, new_trace_id
-from traced_http.propagation import InboundHeaders
+from traced_http.propagation import InboundHeaders, is_w3c_trace_id
 from traced_http.settings import DEFAULT_SETTINGS, TraceSettings
 
 __all__ = ["instrument"]
@@ -177,12 +177,8 @@ def _task_context(request: Any, settings: TraceSettings, attempt: int) -> TraceC
     # A root trace; its id is the task id's when that is a UUID, so that every process
     # that sees the task (the worker's main process too) names the same trace.
     hexid = task_id.replace("-", "").lower()
-    trace_id = hexid if len(hexid) == 32 and _is_hex(hexid) else new_trace_id()
+    trace_id = hexid if is_w3c_trace_id(hexid) else new_trace_id()
     return TraceContext(trace_id, span, None, settings.service, settings=settings)
-
-
-def _is_hex(value: str) -> bool:
-    return all(c in "0123456789abcdef" for c in value) and value != "0" * 32
 
 
 def _queue(request: Any) -> Optional[str]:

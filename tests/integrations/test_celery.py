@@ -183,3 +183,27 @@ def test_eager_task_is_a_child_of_the_caller(events):
     start, end = (e for e in events if e["span_id"] != ctx.span_id)
     assert start["parent_id"] == ctx.span_id
     assert end["msg_dict"]["state"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("worker", ["solo"], indirect=True)
+def test_chain_and_group_stay_in_the_sender_trace(worker, events):
+    from celery import chain, group
+
+    def link() -> Any:
+        return tasks_app.noop.si().set(queue=worker.queue)
+
+    with traced.trace("canvas") as ctx:
+        linked = chain(link(), link()).apply_async()
+        fanned = group(link(), link()).apply_async()
+    assert linked.get(timeout=RESULT_TIMEOUT) == ctx.trace_id
+    assert fanned.get(timeout=RESULT_TIMEOUT) == [ctx.trace_id, ctx.trace_id]
+
+    first, second = linked.parent.id, linked.id
+    worker.wait_event("end", second)
+    (root,) = build_tree(events + worker.events_of_trace(ctx.trace_id))
+    sent = {n.span.events[0]["msg_dict"]["task_id"]: n for n in root.children}
+    assert set(sent) == {first, *(result.id for result in fanned.results)}
+    (first_run,) = sent[first].children
+    (next_publish,) = first_run.children  # the chain's next link is sent by the first
+    (second_run,) = next_publish.children
+    assert second_run.span.events[0]["msg_dict"]["task_id"] == second
