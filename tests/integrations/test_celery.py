@@ -207,3 +207,23 @@ def test_chain_and_group_stay_in_the_sender_trace(worker, events):
     (next_publish,) = first_run.children  # the chain's next link is sent by the first
     (second_run,) = next_publish.children
     assert second_run.span.events[0]["msg_dict"]["task_id"] == second
+
+
+@pytest.mark.parametrize("worker", ["solo"], indirect=True)
+def test_chord_callback_is_sent_by_the_header_task_that_completed_it(worker, events):
+    from celery import chord
+
+    def link() -> Any:
+        return tasks_app.noop.si().set(queue=worker.queue)
+
+    with traced.trace("chord") as ctx:
+        joined = chord([link(), link()])(link())
+    assert joined.get(timeout=RESULT_TIMEOUT) == ctx.trace_id
+
+    end = worker.wait_event("end", joined.id)
+    (root,) = build_tree(events + worker.events_of_trace(ctx.trace_id))
+    parent_of = {child.span.span_id: node for node, _ in root.walk() for child in node.children}
+    sent_by = parent_of[end["span_id"]]
+    assert sent_by.span.kind == "publish"
+    assert parent_of[sent_by.span.span_id].span.label == "task tasks_app.noop"  # a header task
+    assert sum(node.span.kind == "task" for node, _ in root.walk()) == 3
