@@ -139,3 +139,14 @@ def test_task_seen_only_through_its_end_is_still_a_task() -> None:
     assert node.span.kind == "task"
     assert node.span.state == "REVOKED"
     assert node.span.start is not None
+
+
+def test_an_application_event_named_publish_stays_an_event() -> None:
+    chain = Chain()
+    root = chain.request("blog", "POST", "/posts", trace=TRACE, start=0.0, duration=0.05)
+    own = event(0.01, "blog", root, "", 2, "publish", {"post": 7})
+    own["parent_id"] = None
+
+    (node,) = build_tree([*chain.events, own])
+    assert node.span.kind == "request"
+    assert [a.name for a in node.span.annotations] == ["publish"]

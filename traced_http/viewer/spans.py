@@ -210,6 +210,8 @@ def apply_event(span: Span, event: Event) -> None:
         span.first_index = index
     kind = event["event_des"]
     msg: dict[str, Any] = event["msg_dict"]
+    if kind == "publish" and "task_id" not in msg:
+        kind = "user event"  # an application's own event that happens to be named so
     if kind in ("start", "end", "call", "publish"):
         span.service = event["service"]
     if kind == "start":
