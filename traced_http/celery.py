@@ -8,8 +8,8 @@ publish, with ``start`` and ``end`` events; a task sent outside any trace starts
 trace. A retry is published from inside the failing attempt, so attempts chain up.
 
 The execution's span id is derived from the task id and attempt, so the worker's main
-process can write the ``end`` of a task whose child process it terminated (a revoke
-with ``terminate=True``) in the span the child opened.
+process can write the ``end`` of a task whose pool process was killed (a revoke with
+``terminate=True``, a hard time limit) in the span that process opened.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class Worker:
                     return event
             return None
 
-        return wait_for(found, timeout, f"the worker's {event_des} of task {task_id}")  # type: ignore[no-any-return]
+        return wait_for(found, timeout, f"the worker's {event_des} of task {task_id}")
 
 
 @pytest.fixture(scope="module", params=["prefork", "solo"])
