@@ -17,6 +17,7 @@ from .trace_block import trace
 
 if TYPE_CHECKING:
     from .adapter import TracingAdapter
+    from .executors import ThreadPoolExecutor
     from .session import (
         TracedSession,
         default_session,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 # that the viewer command and a worker that only logs start fast.
 _OUTBOUND = {
     "TracingAdapter": "adapter",
+    "ThreadPoolExecutor": "executors",
     **dict.fromkeys(
         (
             "TracedSession",
@@ -65,6 +67,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "JsonFormatter",
+    "ThreadPoolExecutor",
     "TraceContext",
     "TraceIdFilter",
     "TraceSettings",

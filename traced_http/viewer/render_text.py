@@ -46,7 +46,9 @@ def _cut(text: str, width: int) -> str:
 
 def _span_row(node: SpanNode, prefix: str) -> _Row:
     span = node.span
-    if span.error is not None:
+    if span.state is not None:  # a task's own word for how it ended: SUCCESS, RETRY...
+        status = clean(span.state)
+    elif span.error is not None:
         status = f"{span.status} error" if span.status is not None else "error"
     elif span.status is not None:
         status = str(span.status)
@@ -58,10 +60,13 @@ def _span_row(node: SpanNode, prefix: str) -> _Row:
     mark = ""
     if node.orphan:
         mark = " [orphan]"
+    label = clean(span.label)
+    if span.queue_time is not None:
+        label += f" · queued {format_ms(span.queue_time)}"
     return _Row(
         service=clean(span.service),
         prefix=prefix,
-        label=clean(span.label),
+        label=label,
         mark=mark,
         status=status,
         duration=format_ms(span.duration) if span.duration is not None else "",

@@ -3,7 +3,8 @@
 A span's facts arrive in pieces and in any order (start, end, call hops, retries, user
 events, from several services' logs), so each event only fills in what it knows. A span
 seen only through its end, or only through a retry, is still a span: the viewer shows
-what the logs say rather than dropping it.
+what the logs say rather than dropping it. A Celery task's `publish` is a span like a
+call, and each execution of the task a span like a request, with its time in the queue.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ Event = dict[str, Any]
 REQUEST = "request"
 JOB = "job"
 CALL = "call"
+PUBLISH = "publish"
+TASK = "task"
 UNKNOWN = "span"
 
 
@@ -56,6 +59,10 @@ class Span:
     url: str | None = None
     path: str | None = None
     name: str | None = None
+    queue: str | None = None
+    attempt: int | None = None
+    state: str | None = None
+    queue_time: float | None = None
     start: float | None = None
     duration: float | None = None
     status: int | None = None
@@ -86,6 +93,11 @@ class Span:
             return f"call {method} {self.url or '?'}"
         if self.kind == JOB:
             return f"job {self.name or '?'}"
+        if self.kind == PUBLISH:
+            return f"publish {self.name or '?'} → {self.queue or '?'}"
+        if self.kind == TASK:
+            again = f" (attempt {self.attempt})" if self.attempt and self.attempt > 1 else ""
+            return f"task {self.name or '?'}{again}"
         if self.kind == REQUEST:
             return f"{method} {self.path or self.url or '?'}"
         return "span (only events seen)"
@@ -107,10 +119,19 @@ def _error(value: Any) -> ErrorInfo | None:
     return ErrorInfo("error", str(value))
 
 
+def _apply_task(span: Span, msg: dict[str, Any]) -> None:
+    span.kind = TASK
+    span.name = text(msg.get("task")) or span.name
+    span.queue = text(msg.get("queue")) or span.queue
+    span.attempt = integer(msg.get("attempt")) or span.attempt
+
+
 def _apply_start(span: Span, msg: dict[str, Any]) -> None:
     span.has_start = True
     method = text(msg.get("method"))
-    if method is None and "name" in msg:
+    if method is None and "task_id" in msg:
+        _apply_task(span, msg)
+    elif method is None and "name" in msg:
         span.kind = JOB
         span.name = text(msg.get("name")) or str(msg.get("name"))
     else:
@@ -123,7 +144,10 @@ def _apply_start(span: Span, msg: dict[str, Any]) -> None:
 
 def _apply_end(span: Span, msg: dict[str, Any]) -> None:
     span.has_end = True
-    if span.kind == UNKNOWN:
+    if "task_id" in msg:
+        _apply_task(span, msg)
+        span.state = text(msg.get("state"))
+    elif span.kind == UNKNOWN:
         span.kind = JOB if "name" in msg and "status_code" not in msg else REQUEST
         if span.kind == JOB:
             span.name = text(msg.get("name"))
@@ -144,6 +168,16 @@ def _apply_call(span: Span, msg: dict[str, Any]) -> None:
     span.duration = number(msg.get("cost_time"))
     span.status = integer(msg.get("status_code"))
     span.error = _error(msg.get("error"))
+
+
+def _apply_publish(span: Span, msg: dict[str, Any]) -> None:
+    span.kind = PUBLISH
+    span.has_start = span.has_end = True
+    span.name = text(msg.get("task"))
+    span.queue = text(msg.get("queue"))
+    span.attempt = integer(msg.get("attempt"))
+    span.start = number(msg.get("start_time"))
+    span.duration = number(msg.get("cost_time"))
 
 
 def _annotate(span: Span, event: Event, kind: str) -> None:
@@ -176,7 +210,9 @@ def apply_event(span: Span, event: Event) -> None:
         span.first_index = index
     kind = event["event_des"]
     msg: dict[str, Any] = event["msg_dict"]
-    if kind in ("start", "end", "call"):
+    if kind == "publish" and "task_id" not in msg:
+        kind = "user event"  # an application's own event that happens to be named so
+    if kind in ("start", "end", "call", "publish"):
         span.service = event["service"]
     if kind == "start":
         _apply_start(span, msg)
@@ -184,6 +220,8 @@ def apply_event(span: Span, event: Event) -> None:
         _apply_end(span, msg)
     elif kind == "call":
         _apply_call(span, msg)
+    elif kind == "publish":
+        _apply_publish(span, msg)
     elif kind == "retry":
         _annotate(span, event, "retry")
     else:
@@ -203,7 +241,16 @@ def collect_spans(events: Iterable[Event]) -> dict[tuple[str, str], Span]:
         apply_event(span, event)
     for span in spans.values():
         span.annotations.sort(key=_annotation_order)
+        if span.kind == TASK and span.parent_id is not None:
+            _set_queue_time(span, spans.get((span.trace_id, span.parent_id)))
     return spans
+
+
+def _set_queue_time(task: Span, sent: Span | None) -> None:
+    """A task's time in the queue: from its publish's start to its own start."""
+    if sent is None or sent.kind != PUBLISH or sent.start is None or task.start is None:
+        return
+    task.queue_time = max(0.0, task.start - sent.start)
 
 
 def _annotation_order(annotation: Annotation) -> tuple[float, int]:

@@ -3,6 +3,7 @@
 A request's route comes from its `start` and its outcome from its `end`; the two are
 joined by span, in whichever order they arrive. Routes group paths by shape (numeric,
 hex and UUID segments become `{id}`), so `/orders/17` and `/orders/18` share a row.
+Celery tasks are rows too, one per task name (each attempt counts, a retried one as an error).
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ _ID_SEGMENT = re.compile(
 
 
 def route_of(msg: dict[str, Any]) -> str:
-    """`METHOD /path/{id}` for a request start, `job NAME` for a traced.trace() block."""
+    """`METHOD /path/{id}` for a request start, `job NAME` for a traced.trace() block,
+    `task NAME` for a Celery task's execution."""
     method = text(msg.get("method"))
+    if method is None and "task_id" in msg:
+        return f"task {text(msg.get('task')) or '?'}"
     if method is None and "name" in msg:
         return f"job {text(msg.get('name')) or '?'}"
     path = path_of(msg) or "?"

@@ -82,6 +82,8 @@ def _label(kind: str, msg: dict[str, Any]) -> str | None:
     if kind != "start":
         return None
     method = text(msg.get("method"))
+    if method is None and "task_id" in msg:
+        return f"task {text(msg.get('task')) or '?'}"
     if method is None and "name" in msg:
         return f"job {text(msg.get('name')) or '?'}"
     return f"{method or '?'} {path_of(msg) or '?'}"
