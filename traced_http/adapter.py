@@ -7,17 +7,18 @@ A session you do not own (a third-party SDK's) is traced by mounting this adapte
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 from requests import PreparedRequest, Response
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util.retry import Retry
@@ -26,22 +27,20 @@ from .bodies import body_kind, capture, marker
 from .context import TraceContext, current_trace
 from .events import emit, enabled, error_info
 from .ids import new_span_id, new_trace_id
-from .redaction import Redactor
 from .settings import DEFAULT_SETTINGS, TraceSettings
 
-__all__ = ["TracingAdapter", "retry_policy"]
+__all__ = ["Call", "TracingAdapter", "retry_policy"]
 
 _Span = tuple[str, Optional[str]]
 # The call being sent, for the retry events that urllib3 raises deep inside it.
-_active_call: contextvars.ContextVar[Optional[tuple[TraceContext, _Span, str, Redactor]]] = (
-    contextvars.ContextVar("traced_http_call", default=None)
+_active_call: contextvars.ContextVar[Optional[Call]] = contextvars.ContextVar(
+    "traced_http_call", default=None
 )
 # The root trace of a call made outside any trace, shared by its redirect hops.
 redirect_root: contextvars.ContextVar[Optional[list[TraceContext]]] = contextvars.ContextVar(
     "traced_http_redirect_root", default=None
 )
 _MERGED_LIMIT = 64
-_POOL_OPTIONS = ("pool_connections", "pool_maxsize", "pool_block")
 _TRACING_SETTINGS = (
     "service",
     "propagate_to",
@@ -56,23 +55,51 @@ _TRACING_SETTINGS = (
 class TracingAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` that traces every request it sends.
 
-    Tracing options left unset follow the active trace's settings (those of the Flask app
-    handling the request), so ``sdk.mount("https://", TracingAdapter())`` is enough.
-    ``max_retries`` works as in ``HTTPAdapter``; each retried attempt logs a ``retry`` event.
+    The positional parameters are ``HTTPAdapter``'s own (``TracingAdapter(20, 20)`` works);
+    the tracing options are keyword-only. Options left unset follow the active trace's
+    settings (those of the Flask app handling the request), so
+    ``sdk.mount("https://", TracingAdapter())`` is enough. ``max_retries`` works as in
+    ``HTTPAdapter``; each retried attempt logs a ``retry`` event.
+
+    The response body is never read here: a call's event is written when the body has
+    been read (as ``Session.send`` does after redirects and response hooks), when the
+    response is closed or dropped unread, at once for ``stream=True`` (the headers are
+    the answer) and when the call failed.
     """
 
-    def __init__(self, *, max_retries: Union[int, Retry, None] = 0, **options: Any) -> None:
-        unknown = set(options) - set(_TRACING_SETTINGS) - set(_POOL_OPTIONS)
+    __attrs__ = [*HTTPAdapter.__attrs__, "_overrides"]  # noqa: RUF012 - as HTTPAdapter
+
+    def __init__(
+        self,
+        pool_connections: int = DEFAULT_POOLSIZE,
+        pool_maxsize: int = DEFAULT_POOLSIZE,
+        max_retries: Union[int, Retry, None] = 0,
+        pool_block: bool = DEFAULT_POOLBLOCK,
+        **options: Any,
+    ) -> None:
+        unknown = set(options) - set(_TRACING_SETTINGS)
         if unknown:
             raise TypeError(f"TracingAdapter got unknown options: {', '.join(sorted(unknown))}")
-        pool = {k: options.pop(k) for k in _POOL_OPTIONS if k in options}
-        super().__init__(max_retries=0 if max_retries is None else max_retries, **pool)
+        super().__init__(
+            pool_connections,
+            pool_maxsize,
+            0 if max_retries is None else max_retries,
+            pool_block,
+        )
         self.max_retries = retry_policy(max_retries)  # an int: our policy, not from_int()
-        self._retries_on = self.max_retries.total not in (0, False)
         self._overrides = options
-        self._merged: dict[int, tuple[TraceSettings, TraceSettings]] = {}
+        self._setup()
         if options:
             DEFAULT_SETTINGS.replace(**options)  # validate now, not on the first call
+
+    def _setup(self) -> None:
+        """The state derived from the settings (again after unpickling)."""
+        self._retries_on = self.max_retries.total not in (0, False)
+        self._merged: dict[int, tuple[TraceSettings, TraceSettings]] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # type: ignore[misc]
+        self._setup()
 
     def settings_for(self, base: TraceSettings) -> TraceSettings:
         """``base`` (the active trace's settings) with this adapter's own options applied."""
@@ -123,47 +150,92 @@ class TracingAdapter(HTTPAdapter):
         else:
             settings.outbound.strip(headers)
 
-        token = _active_call.set((ctx, span, url, settings.redactor)) if self._retries_on else None
-        start = time.time()
+        call = Call(ctx, span, settings, request, time.time())
+        token = _active_call.set(call) if self._retries_on else None
         try:
-            response = super().send(request, stream, timeout, verify, cert, proxies)
-            if not stream:
-                response.content  # noqa: B018 - read now, as Session.send would, to time it
+            response = self._transmit(call, stream, timeout, verify, cert, proxies)
         except Exception as exc:
-            self._log_call(ctx, span, settings, request, start, None, exc, stream)
+            call.log(None, exc)
             raise
         finally:
             if token is not None:
                 _active_call.reset(token)
-        self._log_call(ctx, span, settings, request, start, response, None, stream)
+        if stream or not enabled():
+            call.log(response, None, read=False)
+        else:
+            # The event waits for the body: reading it here would change what the caller
+            # sees (redirect handling, response hooks, Response.elapsed).
+            response.__class__ = _CallResponse
+            cast(_CallResponse, response).pending_call = call
         return response
 
-    @staticmethod
-    def _log_call(
+    def _transmit(
+        self,
+        call: Call,
+        stream: bool,
+        timeout: Any,
+        verify: Any,
+        cert: Any,
+        proxies: Optional[Mapping[str, str]],
+    ) -> Response:
+        """``HTTPAdapter.send``: the one place a subclass may send a call again."""
+        return super().send(call.request, stream, timeout, verify, cert, proxies)
+
+
+class Call:
+    """One hop being sent: what its ``call`` event needs, and that event, written once."""
+
+    __slots__ = ("ctx", "request", "settings", "span", "start")
+
+    def __init__(
+        self,
         ctx: TraceContext,
         span: _Span,
         settings: TraceSettings,
         request: PreparedRequest,
         start: float,
-        response: Optional[Response],
-        exc: Optional[BaseException],
-        stream: bool,
     ) -> None:
+        self.ctx = ctx
+        self.span = span
+        self.settings = settings
+        self.request = request
+        self.start = start
+
+    def log_retry(self, method: Optional[str], attempt: int, reason: str, status: Any) -> None:
+        """A ``retry`` event: an attempt of this call failed and is tried again."""
+        emit(
+            self.ctx,
+            "retry",
+            {
+                "method": method,
+                "url": self.settings.redactor.url(self.request.url or ""),
+                "attempt": attempt,
+                "reason": reason[:1024],
+                "status": status,
+            },
+            span=self.span,
+        )
+
+    def log(
+        self, response: Optional[Response], exc: Optional[BaseException], read: bool = True
+    ) -> None:
+        """The ``call`` event: the error (also one reading the body), or the answer."""
         if not enabled():
             return
-        end = time.time()
+        settings = self.settings
+        request = self.request
         msg: dict[str, Any] = {
             "method": request.method,
             "url": settings.redactor.url(request.url or ""),
-            "start_time": start,
-            "cost_time": end - start,
+            "start_time": self.start,
+            "cost_time": time.time() - self.start,
             "request_size": _size(request.body),
         }
-        if response is None:
+        if response is None or exc is not None:  # no answer, or its body could not be read
             msg["error"] = error_info(exc, settings.redactor) if exc is not None else None
         else:
             msg["status_code"] = response.status_code
-            if stream:
+            if not read:
                 length = response.headers.get("Content-Length")
                 msg["response_size"] = int(length) if length and length.isdigit() else None
                 msg["response_data"] = marker("streamed")
@@ -178,7 +250,48 @@ class TracingAdapter(HTTPAdapter):
                         if kind
                         else marker("omitted", content_type=content_type, length=len(content))
                     )
-        emit(ctx, "call", msg, span=span)
+        emit(self.ctx, "call", msg, span=self.span)
+
+
+class _CallResponse(Response):
+    """A ``Response`` whose call event is written once its body was read (or never will be).
+
+    The adapter gives a non-streamed response this class instead of reading its body:
+    ``content`` (which ``text``, ``json()`` and ``Session.send`` go through) writes the
+    event after the read, with the body or the read's error; ``close()`` or the response
+    being dropped unread writes it without the body. Nothing else differs from
+    ``Response``; a pickled and loaded copy is a plain finished response.
+    """
+
+    pending_call: Optional[Call] = None
+
+    @property
+    def content(self) -> Any:
+        call = self.pending_call
+        if call is None:
+            return Response.content.fget(self)  # type: ignore[attr-defined]
+        self.pending_call = None
+        try:
+            content = Response.content.fget(self)  # type: ignore[attr-defined]
+        except Exception as exc:
+            call.log(self, exc)
+            raise
+        call.log(self, None)
+        return content
+
+    def close(self) -> None:
+        self._log_unread()
+        super().close()
+
+    def __del__(self) -> None:
+        self._log_unread()
+
+    def _log_unread(self) -> None:
+        call = self.pending_call
+        if call is not None:
+            self.pending_call = None
+            with contextlib.suppress(Exception):  # at interpreter exit logging may be gone
+                call.log(self, None, read=False)
 
 
 def _size(body: Any) -> Optional[int]:
@@ -191,6 +304,12 @@ def _size(body: Any) -> Optional[int]:
 
 class _RetryEvents(Retry):
     """A ``Retry`` that logs a ``retry`` event for each attempt it lets be retried."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The traced class is built at run time and cannot be found by name: a pickled
+        # (or deep-copied) policy is rebuilt from the caller's own Retry class.
+        base = next(c for c in type(self).__mro__ if not issubclass(c, _RetryEvents))
+        return (_rebuild_policy, (base, self.__dict__.copy()))
 
     def increment(
         self,
@@ -205,27 +324,24 @@ class _RetryEvents(Retry):
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         call = _active_call.get()
         if call is not None:
-            ctx, span, url, redactor = call
             last = new.history[-1] if new.history else None
             error = last.error if last is not None else None
             status = last.status if last is not None else None
             reason = f"{type(error).__name__}: {error}" if error is not None else f"status {status}"
-            emit(
-                ctx,
-                "retry",
-                {
-                    "method": last.method if last is not None else None,
-                    "url": redactor.url(url),
-                    "attempt": len(new.history),
-                    "reason": reason[:1024],
-                    "status": status,
-                },
-                span=span,
+            call.log_retry(
+                last.method if last is not None else None, len(new.history), reason, status
             )
         return new
 
 
 _traced_classes: dict[type[Retry], type[Retry]] = {}
+
+
+def _rebuild_policy(base: type[Retry], state: dict[str, Any]) -> Retry:
+    """A pickled policy loaded: the caller's ``Retry`` with its state, traced again."""
+    retries = base.__new__(base)
+    retries.__dict__.update(state)
+    return retry_policy(retries)
 
 
 def retry_policy(retries: Union[int, Retry, None]) -> Retry:
