@@ -161,7 +161,7 @@ class TracingAdapter(HTTPAdapter):
             if token is not None:
                 _active_call.reset(token)
         if stream or not enabled():
-            call.log(response, None, read=False)
+            call.log(response, None, "streamed")
         else:
             # The event waits for the body: reading it here would change what the caller
             # sees (redirect handling, response hooks, Response.elapsed).
@@ -217,9 +217,15 @@ class Call:
         )
 
     def log(
-        self, response: Optional[Response], exc: Optional[BaseException], read: bool = True
+        self,
+        response: Optional[Response],
+        exc: Optional[BaseException],
+        unread: Optional[str] = None,
     ) -> None:
-        """The ``call`` event: the error (also one reading the body), or the answer."""
+        """The ``call`` event: the error (also one reading the body), or the answer.
+
+        ``unread`` says why the body is not in the event (``streamed``, ``not_read``).
+        """
         if not enabled():
             return
         settings = self.settings
@@ -235,10 +241,10 @@ class Call:
             msg["error"] = error_info(exc, settings.redactor) if exc is not None else None
         else:
             msg["status_code"] = response.status_code
-            if not read:
+            if unread:
                 length = response.headers.get("Content-Length")
                 msg["response_size"] = int(length) if length and length.isdigit() else None
-                msg["response_data"] = marker("streamed")
+                msg["response_data"] = marker(unread)
             else:
                 content = response.content or b""
                 msg["response_size"] = len(content)
@@ -291,7 +297,7 @@ class _CallResponse(Response):
         if call is not None:
             self.pending_call = None
             with contextlib.suppress(Exception):  # at interpreter exit logging may be gone
-                call.log(self, None, read=False)
+                call.log(self, None, "not_read")
 
 
 def _size(body: Any) -> Optional[int]:
