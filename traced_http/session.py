@@ -70,9 +70,9 @@ class TracedSession(requests.Session):
     ) -> None:
         super().__init__()
         self.timeout = timeout
-        adapter = TracingAdapter(max_retries=retries, **options)
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
+        # One adapter per prefix, as requests mounts them: each is closed once by close().
+        self.mount("https://", TracingAdapter(max_retries=retries, **options))
+        self.mount("http://", TracingAdapter(max_retries=retries, **options))
         self._clear_caches()
 
     def _clear_caches(self) -> None:
@@ -250,9 +250,8 @@ def _aborted(exc: requests.ConnectionError) -> bool:
 
 def _new_default_session() -> TracedSession:
     session = TracedSession()
-    adapter = _ResendOnReusedConnection()
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    session.mount("https://", _ResendOnReusedConnection())
+    session.mount("http://", _ResendOnReusedConnection())
     session.cookies.set_policy(_NoCookies())
     return session
 
