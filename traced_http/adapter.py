@@ -7,7 +7,8 @@ A session you do not own (a third-party SDK's) is traced by mounting this adapte
 
 from __future__ import annotations
 
-import contextlib
+import atexit
+import collections
 import contextvars
 import time
 from collections.abc import Mapping
@@ -123,6 +124,8 @@ class TracingAdapter(HTTPAdapter):
         cert: Any = None,
         proxies: Optional[Mapping[str, str]] = None,
     ) -> Response:
+        if _dropped:
+            flush_dropped()
         call_span = new_span_id()
         ctx = current_trace()
         holder = None
@@ -161,7 +164,7 @@ class TracingAdapter(HTTPAdapter):
             if token is not None:
                 _active_call.reset(token)
         if stream or not enabled():
-            call.log(response, None, "streamed")
+            call.log_unread(_unread(response, "streamed"))
         else:
             # The event waits for the body: reading it here would change what the caller
             # sees (redirect handling, response hooks, Response.elapsed).
@@ -216,47 +219,71 @@ class Call:
             span=self.span,
         )
 
-    def log(
-        self,
-        response: Optional[Response],
-        exc: Optional[BaseException],
-        unread: Optional[str] = None,
-    ) -> None:
-        """The ``call`` event: the error (also one reading the body), or the answer.
-
-        ``unread`` says why the body is not in the event (``streamed``, ``not_read``).
-        """
+    def log(self, response: Optional[Response], exc: Optional[BaseException]) -> None:
+        """The ``call`` event: the error (also one reading the body), or the answer read."""
         if not enabled():
             return
+        msg = self._message(time.time())
         settings = self.settings
-        request = self.request
-        msg: dict[str, Any] = {
-            "method": request.method,
-            "url": settings.redactor.url(request.url or ""),
-            "start_time": self.start,
-            "cost_time": time.time() - self.start,
-            "request_size": _size(request.body),
-        }
         if response is None or exc is not None:  # no answer, or its body could not be read
             msg["error"] = error_info(exc, settings.redactor) if exc is not None else None
         else:
+            content = response.content or b""
             msg["status_code"] = response.status_code
-            if unread:
-                length = response.headers.get("Content-Length")
-                msg["response_size"] = int(length) if length and length.isdigit() else None
-                msg["response_data"] = marker(unread)
-            else:
-                content = response.content or b""
-                msg["response_size"] = len(content)
-                if settings.capture_bodies and content:
-                    content_type = response.headers.get("Content-Type")
-                    kind = body_kind(content_type)
-                    msg["response_data"] = (
-                        capture(content, kind, settings.body_limit, settings.redactor)
-                        if kind
-                        else marker("omitted", content_type=content_type, length=len(content))
-                    )
+            msg["response_size"] = len(content)
+            if settings.capture_bodies and content:
+                content_type = response.headers.get("Content-Type")
+                kind = body_kind(content_type)
+                msg["response_data"] = (
+                    capture(content, kind, settings.body_limit, settings.redactor)
+                    if kind
+                    else marker("omitted", content_type=content_type, length=len(content))
+                )
         emit(self.ctx, "call", msg, span=self.span)
+
+    def log_unread(self, unread: _Unread) -> None:
+        """The ``call`` event of an answer whose body it does not hold (streamed, not read)."""
+        if not enabled():
+            return
+        why, end, status, length = unread
+        msg = self._message(end)
+        msg["status_code"] = status
+        msg["response_size"] = int(length) if length and length.isdigit() else None
+        msg["response_data"] = marker(why)
+        emit(self.ctx, "call", msg, span=self.span)
+
+    def _message(self, end: float) -> dict[str, Any]:
+        request = self.request
+        return {
+            "method": request.method,
+            "url": self.settings.redactor.url(request.url or ""),
+            "start_time": self.start,
+            "cost_time": end - self.start,
+            "request_size": _size(request.body),
+        }
+
+
+# Why the body is not in the event, when the answer ended, its status and Content-Length.
+_Unread = tuple[str, float, int, Optional[str]]
+# Calls whose response was garbage-collected unread. Their events are written by the next
+# call (or at exit), never from the collector: a logging handler's lock may be held by
+# the very code the collection interrupted.
+_dropped: collections.deque[tuple[Call, _Unread]] = collections.deque()
+
+
+def _unread(response: Response, why: str) -> _Unread:
+    return (why, time.time(), response.status_code, response.headers.get("Content-Length"))
+
+
+@atexit.register
+def flush_dropped() -> None:
+    """Write the events of the calls whose response was dropped unread."""
+    while _dropped:
+        try:
+            call, unread = _dropped.popleft()
+        except IndexError:  # another thread took the last one
+            return
+        call.log_unread(unread)
 
 
 class _CallResponse(Response):
@@ -264,9 +291,9 @@ class _CallResponse(Response):
 
     The adapter gives a non-streamed response this class instead of reading its body:
     ``content`` (which ``text``, ``json()`` and ``Session.send`` go through) writes the
-    event after the read, with the body or the read's error; ``close()`` or the response
-    being dropped unread writes it without the body. Nothing else differs from
-    ``Response``; a pickled and loaded copy is a plain finished response.
+    event after the read, with the body or the read's error; ``close()`` writes it
+    without the body; a response dropped unread has it written by the next call. Nothing
+    else differs from ``Response``; a pickled and loaded copy is a finished response.
     """
 
     pending_call: Optional[Call] = None
@@ -286,18 +313,17 @@ class _CallResponse(Response):
         return content
 
     def close(self) -> None:
-        self._log_unread()
-        super().close()
-
-    def __del__(self) -> None:
-        self._log_unread()
-
-    def _log_unread(self) -> None:
         call = self.pending_call
         if call is not None:
             self.pending_call = None
-            with contextlib.suppress(Exception):  # at interpreter exit logging may be gone
-                call.log(self, None, "not_read")
+            call.log_unread(_unread(self, "not_read"))
+        super().close()
+
+    def __del__(self) -> None:
+        call = self.pending_call
+        if call is not None:
+            self.pending_call = None
+            _dropped.append((call, _unread(self, "not_read")))
 
 
 def _size(body: Any) -> Optional[int]:

@@ -52,3 +52,12 @@ DIFFERENCES: dict[str, dict[str, str]] = {
         ),
     },
 }
+
+# Secrets the scan of the traced runs' events still finds, by where they are in an event.
+KNOWN_LEAKS: dict[str, str] = {
+    "msg_dict.response_data": (
+        "fixed by the change that applies the redacted header names and the secret words "
+        "to body fields: httpbin's JSON bodies echo the request's Authorization, "
+        "Proxy-Authorization and Cookie headers and its cookies"
+    ),
+}

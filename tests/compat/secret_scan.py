@@ -37,33 +37,38 @@ _USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@\"']*:[^/\s@\"']+@", re.IGNOR
 _EVENT_KEYS = {"ts", "service", "traceid", "span_id", "parent_id", "trace_index", "event_des"}
 
 
-def findings(line: str) -> list[str]:
-    """Why ``line`` (one event as logged) is wrong: not one JSON object, or a secret in it."""
+def findings(line: str) -> list[tuple[str, str]]:
+    """What is wrong with ``line`` (one event as logged), as (where in the event, what).
+
+    Not one JSON object; a secret the suites send; an auth scheme's credentials; userinfo
+    in a URL; a field named like a secret whose value is not redacted.
+    """
     try:
         event = json.loads(line)
     except ValueError as exc:
-        return [f"not JSON ({exc}): {line[:300]}"]
+        return [("", f"not JSON ({exc}): {line[:300]}")]
     if not isinstance(event, dict) or not set(event) >= _EVENT_KEYS:
-        return [f"not an event object: {line[:300]}"]
-    found = [f"literal secret {secret!r}" for secret in LITERALS if secret in line]
-    if _AUTH_VALUE.search(line):
-        found.append(f"credentials of an auth scheme: {_AUTH_VALUE.search(line)[0]!r}")
-    if _USERINFO.search(line):
-        found.append(f"userinfo in a URL: {_USERINFO.search(line)[0]!r}")
-    found += _secret_fields(event.get("msg_dict"), "msg_dict")
-    return [f"{problem} in {line[:300]}" for problem in found]
+        return [("", f"not an event object: {line[:300]}")]
+    return _scan(event, "")
 
 
-def _secret_fields(value: Any, path: str) -> list[str]:
+def _scan(value: Any, path: str) -> list[tuple[str, str]]:
     found = []
     if isinstance(value, dict):
         for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
             name = str(key).lower().replace("-", "_")
             if any(word in name for word in SECRET_WORDS) and item not in (REDACTED, None, ""):
-                found.append(f"{path}.{key} not redacted: {str(item)[:80]!r}")
+                found.append((where, f"not redacted: {str(item)[:80]!r}"))
             else:
-                found += _secret_fields(item, f"{path}.{key}")
+                found += _scan(item, where)
     elif isinstance(value, list):
         for n, item in enumerate(value):
-            found += _secret_fields(item, f"{path}[{n}]")
+            found += _scan(item, f"{path}[{n}]")
+    elif isinstance(value, str):
+        found += [(path, f"secret {secret!r}") for secret in LITERALS if secret in value]
+        for pattern in (_AUTH_VALUE, _USERINFO):
+            match = pattern.search(value)
+            if match:
+                found.append((path, f"credentials: {match[0]!r}"))
     return found

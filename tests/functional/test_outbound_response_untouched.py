@@ -166,9 +166,13 @@ def test_a_hook_that_raises_still_gets_its_call_logged_once(make_session: Any, b
         with pytest.raises(RuntimeError, match="hook failed"):
             session.get(f"{base}/target", timeout=WAIT, hooks={"response": hook})
         gc.collect()  # the unread response is dropped with the exception's traceback
+        session.get(f"{base}/target", timeout=WAIT)  # the next call writes the dropped one's
 
-    (call,) = events_of(events, "call")
-    assert call["msg_dict"]["status_code"] == 200
+    dropped, after = events_of(events, "call")
+    assert dropped["msg_dict"]["status_code"] == 200
+    assert dropped["msg_dict"]["response_data"] == {"_body": "not_read"}
+    assert after["msg_dict"]["response_data"] == {"ok": True}
+    assert dropped["span_id"] != after["span_id"]
 
 
 def test_a_response_closed_unread_is_logged_once(base: str) -> None:
