@@ -165,6 +165,8 @@ class TracingAdapter(HTTPAdapter):
                 _active_call.reset(token)
         if stream or not enabled():
             call.log_unread(_unread(response, "streamed"))
+        elif type(response) is not Response:  # a subclass's own build_response: kept as is
+            call.log_unread(_unread(response, "not_read"))
         else:
             # The event waits for the body: reading it here would change what the caller
             # sees (redirect handling, response hooks, Response.elapsed).

@@ -186,3 +186,25 @@ def test_a_response_closed_unread_is_logged_once(base: str) -> None:
     (call,) = events_of(events, "call")
     assert call["msg_dict"]["status_code"] == 200
     assert call["msg_dict"]["response_data"] == {"_body": "not_read"}
+
+
+class SdkResponse(requests.Response):
+    """An SDK's own response class, made by its adapter's ``build_response``."""
+
+
+class SdkAdapter(traced.TracingAdapter):
+    def build_response(self, req: Any, resp: Any) -> requests.Response:
+        response = super().build_response(req, resp)
+        response.__class__ = SdkResponse
+        return response
+
+
+def test_a_response_class_of_the_adapters_own_is_kept(base: str) -> None:
+    with capture_events() as events, requests.Session() as session:
+        session.mount("http://", SdkAdapter())
+        answer = session.get(f"{base}/target", timeout=WAIT)
+
+    assert type(answer) is SdkResponse
+    assert answer.json() == {"ok": True}
+    (call,) = events_of(events, "call")
+    assert call["msg_dict"]["status_code"] == 200
