@@ -234,18 +234,23 @@ class _ResendOnReusedConnection(TracingAdapter):
         try:
             return super()._transmit(call, stream, timeout, verify, cert, proxies)
         except requests.ConnectionError as exc:
-            if opened is None or pool.num_connections != opened or not _aborted(exc):  # type: ignore[attr-defined]
+            broken = _aborted(exc)
+            if opened is None or pool.num_connections != opened or broken is None:  # type: ignore[attr-defined]
                 raise
-            call.log_retry(request.method, 1, f"reused connection broke: {exc}", None)
+            call.log_retry(request.method, 1, f"reused connection broke: {broken}", None)
         return super()._transmit(call, stream, timeout, verify, cert, proxies)
 
 
-def _aborted(exc: requests.ConnectionError) -> bool:
-    """The connection was closed or reset before any answer (not a timeout, not refused)."""
+def _aborted(exc: requests.ConnectionError) -> Optional[str]:
+    """How the connection broke, if it was closed or reset before any answer (else None:
+    a timeout, a refused connection, a TLS error)."""
     cause = exc.args[0] if exc.args else None
     if not isinstance(cause, ProtocolError) or len(cause.args) < 2:
-        return False
-    return isinstance(cause.args[1], (RemoteDisconnected, ConnectionResetError, BrokenPipeError))
+        return None
+    reason = cause.args[1]
+    if isinstance(reason, (RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+        return type(reason).__name__
+    return None
 
 
 def _new_default_session() -> TracedSession:
