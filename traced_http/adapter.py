@@ -7,17 +7,19 @@ A session you do not own (a third-party SDK's) is traced by mounting this adapte
 
 from __future__ import annotations
 
+import atexit
+import collections
 import contextvars
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 from requests import PreparedRequest, Response
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util.retry import Retry
@@ -26,22 +28,20 @@ from .bodies import body_kind, capture, marker
 from .context import TraceContext, current_trace
 from .events import emit, enabled, error_info
 from .ids import new_span_id, new_trace_id
-from .redaction import Redactor
 from .settings import DEFAULT_SERVICE, DEFAULT_SETTINGS, TraceSettings, service_name
 
-__all__ = ["TracingAdapter", "retry_policy"]
+__all__ = ["Call", "TracingAdapter", "retry_policy"]
 
 _Span = tuple[str, Optional[str]]
 # The call being sent, for the retry events that urllib3 raises deep inside it.
-_active_call: contextvars.ContextVar[
-    Optional[tuple[TraceContext, _Span, str, Redactor, Optional[str]]]
-] = contextvars.ContextVar("traced_http_call", default=None)
+_active_call: contextvars.ContextVar[Optional[Call]] = contextvars.ContextVar(
+    "traced_http_call", default=None
+)
 # The root trace of a call made outside any trace, shared by its redirect hops.
 redirect_root: contextvars.ContextVar[Optional[list[TraceContext]]] = contextvars.ContextVar(
     "traced_http_redirect_root", default=None
 )
 _MERGED_LIMIT = 64
-_POOL_OPTIONS = ("pool_connections", "pool_maxsize", "pool_block")
 _TRACING_SETTINGS = (
     "service",
     "propagate_to",
@@ -56,24 +56,52 @@ _TRACING_SETTINGS = (
 class TracingAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` that traces every request it sends.
 
-    Tracing options left unset follow the active trace's settings (those of the Flask app
-    handling the request), so ``sdk.mount("https://", TracingAdapter())`` is enough.
-    ``max_retries`` works as in ``HTTPAdapter``; each retried attempt logs a ``retry`` event.
+    The positional parameters are ``HTTPAdapter``'s own (``TracingAdapter(20, 20)`` works);
+    the tracing options are keyword-only. Options left unset follow the active trace's
+    settings (those of the Flask app handling the request), so
+    ``sdk.mount("https://", TracingAdapter())`` is enough. ``max_retries`` works as in
+    ``HTTPAdapter``; each retried attempt logs a ``retry`` event.
+
+    The response body is never read here: a call's event is written when the body has
+    been read (as ``Session.send`` does after redirects and response hooks), when the
+    response is closed or dropped unread, at once for ``stream=True`` (the headers are
+    the answer) and when the call failed.
     """
 
-    def __init__(self, *, max_retries: Union[int, Retry, None] = 0, **options: Any) -> None:
-        unknown = set(options) - set(_TRACING_SETTINGS) - set(_POOL_OPTIONS)
+    __attrs__ = [*HTTPAdapter.__attrs__, "_overrides"]  # noqa: RUF012 - as HTTPAdapter
+
+    def __init__(
+        self,
+        pool_connections: int = DEFAULT_POOLSIZE,
+        pool_maxsize: int = DEFAULT_POOLSIZE,
+        max_retries: Union[int, Retry, None] = 0,
+        pool_block: bool = DEFAULT_POOLBLOCK,
+        **options: Any,
+    ) -> None:
+        unknown = set(options) - set(_TRACING_SETTINGS)
         if unknown:
             raise TypeError(f"TracingAdapter got unknown options: {', '.join(sorted(unknown))}")
-        pool = {k: options.pop(k) for k in _POOL_OPTIONS if k in options}
-        super().__init__(max_retries=0 if max_retries is None else max_retries, **pool)
+        super().__init__(
+            pool_connections,
+            pool_maxsize,
+            0 if max_retries is None else max_retries,
+            pool_block,
+        )
         self.max_retries = retry_policy(max_retries)  # an int: our policy, not from_int()
-        self._retries_on = self.max_retries.total not in (0, False)
         self._overrides = options
-        self._service: Optional[str] = options.get("service")
-        self._merged: dict[int, tuple[TraceSettings, TraceSettings]] = {}
+        self._setup()
         if options:
             DEFAULT_SETTINGS.replace(**options)  # validate now, not on the first call
+
+    def _setup(self) -> None:
+        """The state derived from the settings (again after unpickling)."""
+        self._retries_on = self.max_retries.total not in (0, False)
+        self._service: Optional[str] = self._overrides.get("service")
+        self._merged: dict[int, tuple[TraceSettings, TraceSettings]] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # type: ignore[misc]
+        self._setup()
 
     def settings_for(self, base: TraceSettings) -> TraceSettings:
         """``base`` (the active trace's settings) with this adapter's own options applied."""
@@ -97,6 +125,8 @@ class TracingAdapter(HTTPAdapter):
         cert: Any = None,
         proxies: Optional[Mapping[str, str]] = None,
     ) -> Response:
+        if _dropped:
+            flush_dropped()
         call_span = new_span_id()
         ctx = current_trace()
         holder = None
@@ -129,71 +159,187 @@ class TracingAdapter(HTTPAdapter):
         else:
             settings.outbound.strip(headers)
 
-        call = (ctx, span, url, settings.redactor, service)
+        call = Call(ctx, span, settings, request, time.time(), propagated, service)
         token = _active_call.set(call) if self._retries_on else None
-        start = time.time()
         try:
-            response = super().send(request, stream, timeout, verify, cert, proxies)
-            if not stream:
-                response.content  # noqa: B018 - read now, as Session.send would, to time it
+            response = self._transmit(call, stream, timeout, verify, cert, proxies)
         except Exception as exc:
-            self._log_call(
-                ctx, span, settings, request, start, None, exc, stream, propagated, service
-            )
+            call.log(None, exc)
             raise
         finally:
             if token is not None:
                 _active_call.reset(token)
-        self._log_call(
-            ctx, span, settings, request, start, response, None, stream, propagated, service
-        )
+        if stream or not enabled():
+            call.log_unread(_unread(response, "streamed"))
+        elif type(response) is not Response:  # a subclass's own build_response: kept as is
+            call.log_unread(_unread(response, "not_read"))
+        else:
+            # The event waits for the body: reading it here would change what the caller
+            # sees (redirect handling, response hooks, Response.elapsed).
+            response.__class__ = _CallResponse
+            cast(_CallResponse, response).pending_call = call
         return response
 
-    @staticmethod
-    def _log_call(
+    def _transmit(
+        self,
+        call: Call,
+        stream: bool,
+        timeout: Any,
+        verify: Any,
+        cert: Any,
+        proxies: Optional[Mapping[str, str]],
+    ) -> Response:
+        """``HTTPAdapter.send``: the one place a subclass may send a call again."""
+        return super().send(call.request, stream, timeout, verify, cert, proxies)
+
+
+class Call:
+    """One hop being sent: what its ``call`` event needs, and that event, written once."""
+
+    __slots__ = ("ctx", "propagated", "request", "service", "settings", "span", "start")
+
+    def __init__(
+        self,
         ctx: TraceContext,
         span: _Span,
         settings: TraceSettings,
         request: PreparedRequest,
         start: float,
-        response: Optional[Response],
-        exc: Optional[BaseException],
-        stream: bool,
-        propagated: bool,
-        service: Optional[str],
+        propagated: bool = True,
+        service: Optional[str] = None,
     ) -> None:
+        self.ctx = ctx
+        self.span = span
+        self.settings = settings
+        self.request = request
+        self.start = start
+        self.propagated = propagated
+        self.service = service
+
+    def log_retry(self, method: Optional[str], attempt: int, reason: str, status: Any) -> None:
+        """A ``retry`` event: an attempt of this call failed and is tried again."""
+        emit(
+            self.ctx,
+            "retry",
+            {
+                "method": method,
+                "url": self.settings.redactor.url(self.request.url or ""),
+                "attempt": attempt,
+                "reason": reason[:1024],
+                "status": status,
+            },
+            span=self.span,
+            service=self.service,
+        )
+
+    def log(self, response: Optional[Response], exc: Optional[BaseException]) -> None:
+        """The ``call`` event: the error (also one reading the body), or the answer read."""
         if not enabled():
             return
-        end = time.time()
-        msg: dict[str, Any] = {
-            "method": request.method,
-            "url": settings.redactor.url(request.url or ""),
-            "start_time": start,
-            "cost_time": end - start,
-            "request_size": _size(request.body),
-        }
-        if not propagated:
-            msg["propagated"] = False  # the host is outside propagate_to: no trace header
-        if response is None:
+        msg = self._message(time.time())
+        settings = self.settings
+        if response is None or exc is not None:  # no answer, or its body could not be read
             msg["error"] = error_info(exc, settings.redactor) if exc is not None else None
         else:
+            content = response.content or b""
             msg["status_code"] = response.status_code
-            if stream:
-                length = response.headers.get("Content-Length")
-                msg["response_size"] = int(length) if length and length.isdigit() else None
-                msg["response_data"] = marker("streamed")
-            else:
-                content = response.content or b""
-                msg["response_size"] = len(content)
-                if settings.capture_bodies and content:
-                    content_type = response.headers.get("Content-Type")
-                    kind = body_kind(content_type)
-                    msg["response_data"] = (
-                        capture(content, kind, settings.body_limit, settings.redactor)
-                        if kind
-                        else marker("omitted", content_type=content_type, length=len(content))
-                    )
-        emit(ctx, "call", msg, span=span, service=service)
+            msg["response_size"] = len(content)
+            if settings.capture_bodies and content:
+                content_type = response.headers.get("Content-Type")
+                kind = body_kind(content_type)
+                msg["response_data"] = (
+                    capture(content, kind, settings.body_limit, settings.redactor)
+                    if kind
+                    else marker("omitted", content_type=content_type, length=len(content))
+                )
+        emit(self.ctx, "call", msg, span=self.span, service=self.service)
+
+    def log_unread(self, unread: _Unread) -> None:
+        """The ``call`` event of an answer whose body it does not hold (streamed, not read)."""
+        if not enabled():
+            return
+        why, end, status, length = unread
+        msg = self._message(end)
+        msg["status_code"] = status
+        msg["response_size"] = int(length) if length and length.isdigit() else None
+        msg["response_data"] = marker(why)
+        emit(self.ctx, "call", msg, span=self.span, service=self.service)
+
+    def _message(self, end: float) -> dict[str, Any]:
+        request = self.request
+        msg: dict[str, Any] = {
+            "method": request.method,
+            "url": self.settings.redactor.url(request.url or ""),
+            "start_time": self.start,
+            "cost_time": end - self.start,
+            "request_size": _size(request.body),
+        }
+        if not self.propagated:
+            msg["propagated"] = False  # the host is outside propagate_to: no trace header
+        return msg
+
+
+# Why the body is not in the event, when the answer ended, its status and Content-Length.
+_Unread = tuple[str, float, int, Optional[str]]
+# Calls whose response was garbage-collected unread. Their events are written by the next
+# call (or at exit), never from the collector: a logging handler's lock may be held by
+# the very code the collection interrupted.
+_dropped: collections.deque[tuple[Call, _Unread]] = collections.deque()
+
+
+def _unread(response: Response, why: str) -> _Unread:
+    return (why, time.time(), response.status_code, response.headers.get("Content-Length"))
+
+
+@atexit.register
+def flush_dropped() -> None:
+    """Write the events of the calls whose response was dropped unread."""
+    while _dropped:
+        try:
+            call, unread = _dropped.popleft()
+        except IndexError:  # another thread took the last one
+            return
+        call.log_unread(unread)
+
+
+class _CallResponse(Response):
+    """A ``Response`` whose call event is written once its body was read (or never will be).
+
+    The adapter gives a non-streamed response this class instead of reading its body:
+    ``content`` (which ``text``, ``json()`` and ``Session.send`` go through) writes the
+    event after the read, with the body or the read's error; ``close()`` writes it
+    without the body; a response dropped unread has it written by the next call. Nothing
+    else differs from ``Response``; a pickled and loaded copy is a finished response.
+    """
+
+    pending_call: Optional[Call] = None
+
+    @property
+    def content(self) -> Any:
+        call = self.pending_call
+        if call is None:
+            return Response.content.fget(self)  # type: ignore[attr-defined]
+        self.pending_call = None
+        try:
+            content = Response.content.fget(self)  # type: ignore[attr-defined]
+        except Exception as exc:
+            call.log(self, exc)
+            raise
+        call.log(self, None)
+        return content
+
+    def close(self) -> None:
+        call = self.pending_call
+        if call is not None:
+            self.pending_call = None
+            call.log_unread(_unread(self, "not_read"))
+        super().close()
+
+    def __del__(self) -> None:
+        call = self.pending_call
+        if call is not None:
+            self.pending_call = None
+            _dropped.append((call, _unread(self, "not_read")))
 
 
 def _size(body: Any) -> Optional[int]:
@@ -206,6 +352,12 @@ def _size(body: Any) -> Optional[int]:
 
 class _RetryEvents(Retry):
     """A ``Retry`` that logs a ``retry`` event for each attempt it lets be retried."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The traced class is built at run time and cannot be found by name: a pickled
+        # (or deep-copied) policy is rebuilt from the caller's own Retry class.
+        base = next(c for c in type(self).__mro__ if not issubclass(c, _RetryEvents))
+        return (_rebuild_policy, (base, self.__dict__.copy()))
 
     def increment(
         self,
@@ -220,28 +372,24 @@ class _RetryEvents(Retry):
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         call = _active_call.get()
         if call is not None:
-            ctx, span, url, redactor, service = call
             last = new.history[-1] if new.history else None
             error = last.error if last is not None else None
             status = last.status if last is not None else None
             reason = f"{type(error).__name__}: {error}" if error is not None else f"status {status}"
-            emit(
-                ctx,
-                "retry",
-                {
-                    "method": last.method if last is not None else None,
-                    "url": redactor.url(url),
-                    "attempt": len(new.history),
-                    "reason": reason[:1024],
-                    "status": status,
-                },
-                span=span,
-                service=service,
+            call.log_retry(
+                last.method if last is not None else None, len(new.history), reason, status
             )
         return new
 
 
 _traced_classes: dict[type[Retry], type[Retry]] = {}
+
+
+def _rebuild_policy(base: type[Retry], state: dict[str, Any]) -> Retry:
+    """A pickled policy loaded: the caller's ``Retry`` with its state, traced again."""
+    retries = base.__new__(base)
+    retries.__dict__.update(state)
+    return retry_policy(retries)
 
 
 def retry_policy(retries: Union[int, Retry, None]) -> Retry:

@@ -117,8 +117,8 @@ class Redactor:
         return "".join(parts)
 
     def url(self, url: str) -> str:
-        """``url`` without userinfo credentials and with secret query fields hidden."""
-        if "@" not in url and "?" not in url:
+        """``url`` without userinfo credentials, secret query and fragment fields hidden."""
+        if "@" not in url and "?" not in url and "#" not in url:
             return url
         try:
             parts = urlsplit(url)
@@ -128,9 +128,10 @@ class Redactor:
         if "@" in netloc:
             netloc = REDACTED + "@" + netloc.rpartition("@")[2]
         query = self.query(parts.query)
-        if netloc is parts.netloc and query is parts.query:
+        fragment = self.query(parts.fragment)  # "#access_token=..." (OAuth implicit flow)
+        if netloc is parts.netloc and query is parts.query and fragment is parts.fragment:
             return url
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
     def query(self, query: str) -> str:
         """A query string with the values of secret fields hidden, the rest untouched."""

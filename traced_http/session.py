@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
+from http.client import RemoteDisconnected
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Callable, Optional, Union, cast
 
 import requests
 from requests import PreparedRequest, Response
 from requests.utils import get_environ_proxies
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
-from .adapter import TracingAdapter, redirect_root
+from .adapter import Call, TracingAdapter, redirect_root
 from .context import TraceContext, current_trace
 from .events import emit, error_info
 from .ids import new_span_id
@@ -57,6 +59,8 @@ class TracedSession(requests.Session):
     The tracing options (``service``, ``propagate_to``, ...) are those of ``TracingAdapter``.
     """
 
+    __attrs__ = [*requests.Session.__attrs__, "timeout"]  # noqa: RUF012 - as Session
+
     def __init__(
         self,
         *,
@@ -66,12 +70,20 @@ class TracedSession(requests.Session):
     ) -> None:
         super().__init__()
         self.timeout = timeout
-        adapter = TracingAdapter(max_retries=retries, **options)
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
+        # One adapter per prefix, as requests mounts them: each is closed once by close().
+        self.mount("https://", TracingAdapter(max_retries=retries, **options))
+        self.mount("http://", TracingAdapter(max_retries=retries, **options))
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
         self._env_snapshot: Optional[tuple[Optional[str], ...]] = None
         self._env_cache: dict[tuple[str, Optional[str]], tuple[dict[str, str], Any]] = {}
         self._merged_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """As ``Session``: a pickled or deep-copied session works (its caches start empty)."""
+        super().__setstate__(state)  # type: ignore[misc]
+        self._clear_caches()
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         """As ``Session.request``, with the session's default timeout when none is given."""
@@ -187,34 +199,64 @@ class _NoCookies(DefaultCookiePolicy):
         return False
 
 
-class _RetryBrokenConnection(Retry):
-    """One more try of an idempotent call whose pooled connection broke before an answer.
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
+
+
+class _ResendOnReusedConnection(TracingAdapter):
+    """Sends an idempotent call once more when the pooled connection it reused broke.
 
     A server may close a kept-alive connection just as a call is sent on it (gunicorn
     after 2 s idle); ``requests.get`` opens a new connection every time and never meets
-    this, so the pooled default session retries once (RFC 9112, 9.3.1). A read timeout
-    is raised at once, exactly as requests does: a slow server is not asked twice.
+    this, so the pooled default session sends such a call again, once (RFC 9112, 9.3.1).
+    Only then: a connection opened for the call itself that breaks means the server may
+    have received the request, and the error is raised as ``requests.get`` raises it.
+    The attempt counts as reused when its pool opened no connection while it ran (a
+    concurrent call opening one makes it count as fresh: no resend, the safe side).
     """
 
-    def increment(
+    def _transmit(
         self,
-        method: Optional[str] = None,
-        url: Optional[str] = None,
-        response: Any = None,
-        error: Optional[Exception] = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> Any:
-        if isinstance(error, ReadTimeoutError):
-            raise error.with_traceback(_stacktrace)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        call: Call,
+        stream: bool,
+        timeout: Any,
+        verify: Any,
+        cert: Any,
+        proxies: Optional[Mapping[str, str]],
+    ) -> Response:
+        request = call.request
+        if request.method not in _IDEMPOTENT:
+            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+        try:
+            pool = self.get_connection_with_tls_context(request, verify, proxies, cert)
+        except Exception:  # a bad URL or proxy: HTTPAdapter.send raises it as requests does
+            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+        opened = getattr(pool, "num_connections", None)
+        try:
+            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+        except requests.ConnectionError as exc:
+            broken = _aborted(exc)
+            if opened is None or pool.num_connections != opened or broken is None:  # type: ignore[attr-defined]
+                raise
+            call.log_retry(request.method, 1, f"reused connection broke: {broken}", None)
+        return super()._transmit(call, stream, timeout, verify, cert, proxies)
+
+
+def _aborted(exc: requests.ConnectionError) -> Optional[str]:
+    """How the connection broke, if it was closed or reset before any answer (else None:
+    a timeout, a refused connection, a TLS error)."""
+    cause = exc.args[0] if exc.args else None
+    if not isinstance(cause, ProtocolError) or len(cause.args) < 2:
+        return None
+    reason = cause.args[1]
+    if isinstance(reason, (RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+        return type(reason).__name__
+    return None
 
 
 def _new_default_session() -> TracedSession:
-    retry = _RetryBrokenConnection(
-        total=1, connect=0, read=1, status=0, other=0, raise_on_status=False
-    )
-    session = TracedSession(retries=retry)
+    session = TracedSession()
+    session.mount("https://", _ResendOnReusedConnection())
+    session.mount("http://", _ResendOnReusedConnection())
     session.cookies.set_policy(_NoCookies())
     return session
 

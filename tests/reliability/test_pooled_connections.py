@@ -6,7 +6,9 @@ idle kept-alive connection after 2 s, and a call sent on it at that moment gets 
 A server may close an idle connection at any time (RFC 9112, 9.3.1 and 9.5), and a client
 that reuses connections may then retry a request with an idempotent method on a new one.
 ``requests.get`` never meets this: it opens a new connection for every call.
-``traced.get``, its traced replacement, reuses pooled ones and does not retry.
+``traced.get``, its traced replacement, reuses pooled ones: it sends a call again only
+when the pooled connection it reused broke, never one dropped on a connection opened for
+it (the server may have received that request).
 
 The server here makes the race certain: it answers the first request on a connection with
 keep-alive, then closes the connection when the next request on it arrives.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -143,3 +146,70 @@ def test_traced_get_does_not_retry_a_read_timeout(fresh_default_session: None) -
     assert [e["event_des"] for e in events] == ["call"]
     assert events[0]["msg_dict"]["error"]["type"] == "ReadTimeout"
     assert len(accepted) == 1
+
+
+class DropsEveryRequest:
+    """A loopback HTTP server that reads each request, counts it, and closes without answering."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(WAIT)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
+        self.requests = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(WAIT)
+                try:
+                    if _read_request(conn):
+                        self.requests += 1
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with socket.create_connection(self.listener.getsockname(), timeout=WAIT):
+            pass
+        self.thread.join(timeout=WAIT + 1)
+        self.listener.close()
+
+
+@pytest.mark.parametrize(
+    ("plain", "traced_call"),
+    [(requests.get, traced.get), (requests.put, traced.put), (requests.delete, traced.delete)],
+    ids=["get", "put", "delete"],
+)
+def test_a_request_dropped_on_a_fresh_connection_is_sent_once(
+    plain: Any, traced_call: Any, fresh_default_session: None
+) -> None:
+    """The server has the request: sending it again could repeat its effect."""
+    server = DropsEveryRequest()
+    try:
+        with pytest.raises(requests.ConnectionError):
+            plain(server.url, timeout=WAIT)
+        with capture_events() as events, pytest.raises(requests.ConnectionError):
+            traced_call(server.url, timeout=WAIT)
+    finally:
+        server.stop()
+    assert server.requests == 2  # one from requests, one from traced
+    assert [e["event_des"] for e in events] == ["call"]
+    assert events[0]["msg_dict"]["error"]["type"] == "ConnectionError"
+
+
+def test_a_reused_connection_that_broke_is_sent_again_once(
+    server: OneAnswerPerConnection, fresh_default_session: None
+) -> None:
+    with capture_events() as events:
+        traced.get(server.url, timeout=WAIT)
+        traced.get(server.url, timeout=WAIT)
+    assert [e["event_des"] for e in events] == ["call", "retry", "call"]
+    assert events[1]["msg_dict"]["reason"].startswith("reused connection broke")
+    assert server.connections == 2

@@ -53,3 +53,20 @@ def test_unknown_option_is_refused_at_once():
 def test_bad_option_value_is_refused_at_once():
     with pytest.raises(TypeError, match="propagate_to"):
         traced.TracingAdapter(propagate_to="a.example")
+
+
+def test_positional_parameters_are_http_adapters():
+    adapter = traced.TracingAdapter(20, 30, 2, True, service="sdk")
+
+    assert (adapter._pool_connections, adapter._pool_maxsize, adapter._pool_block) == (
+        20,
+        30,
+        True,
+    )
+    assert adapter.max_retries.total == 2
+    assert adapter.settings_for(TraceSettings()).service == "sdk"
+
+
+def test_unknown_options_are_refused():
+    with pytest.raises(TypeError, match="unknown options: colour"):
+        traced.TracingAdapter(20, 20, colour="red")

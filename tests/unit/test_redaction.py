@@ -64,6 +64,11 @@ def test_redacting_does_not_change_the_original():
         ),
         ("https://example.com/x?API_KEY=k", f"https://example.com/x?API_KEY={REDACTED}"),
         ("https://example.com/x?a=1", "https://example.com/x?a=1"),
+        (
+            "https://example.com/x/#view=edit&token=t",
+            f"https://example.com/x/#view=edit&token={REDACTED}",
+        ),
+        ("https://example.com/x#section-2", "https://example.com/x#section-2"),
     ],
 )
 def test_url_credentials_and_secret_query_fields_are_redacted(url, expected):
