@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
+from traced_http.viewer import serve
 from traced_http.viewer.progress import Progress
 from traced_http.viewer.reader import (
     InputError,
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         "stats", parents=[common], help="count, error rate, p50/p95/p99 per service and route"
     )
     stats.add_argument("--service", action="append", help="only SERVICE's routes")
+    serve.add_parser(commands, common)
     for command in (lister, shower, stats):
         command.add_argument(
             "inputs",
@@ -224,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(errors="replace")
     counts = ReadCounts()
+    if args.command == "serve":
+        return serve.run(args, out)
     command = {"list": _list, "show": _show, "stats": _stats}[args.command]
     try:
         status = command(args, counts, out)

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 from functools import cache
 from html import escape
 from importlib import resources
@@ -21,6 +22,7 @@ from typing import Any
 
 from traced_http.viewer.analysis import Analysis, analyse, key_of
 from traced_http.viewer.render_json import span_data
+from traced_http.viewer.sanitize import clean
 from traced_http.viewer.spans import Span
 from traced_http.viewer.times import format_ms, format_time
 from traced_http.viewer.trace import Trace
@@ -32,15 +34,30 @@ PALETTE = 8
 @cache
 def asset(name: str) -> str:
     """The text of a file shipped in `traced_http/viewer/assets`."""
-    return resources.files("traced_http.viewer").joinpath("assets").joinpath(name).read_text("utf-8")
+    return (
+        resources.files("traced_http.viewer").joinpath("assets").joinpath(name).read_text("utf-8")
+    )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe(text: str) -> str:
+    """A log string as HTML text: controls and bidi marks shown as visible escapes (as on
+    the terminal), lone surrogates (which UTF-8 cannot carry) replaced, markup escaped."""
+    return escape(_SURROGATE.sub("\ufffd", clean(text)))
 
 
 def json_for_script(data: Any) -> str:
-    """JSON that cannot end its <script> element or open markup inside it."""
+    """JSON that cannot end its <script> element or open markup inside it.
+
+    Lone surrogates travel as `\\udXXX` escapes, which JSON allows and UTF-8 could not carry.
+    """
     text = json.dumps(data, ensure_ascii=False, default=str)
     for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, code)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def script_hash(source: str) -> str:
@@ -193,7 +210,7 @@ class _Page:
         hop_text = f" ({', '.join(notes)})" if notes else ""
         marks = "".join(
             f'<div class="mark{" retry" if a.kind == "retry" else ""}" '
-            f'title="{escape(a.name)}" style="left:{self.percent(a.time):.3f}%"></div>'
+            f'title="{safe(a.name)}" style="left:{self.percent(a.time):.3f}%"></div>'
             for a in span.annotations
             if a.time is not None
         )
@@ -205,12 +222,12 @@ class _Page:
         leaf = " leaf" if not node.children else ""
         self.rows.append(
             f'<tr class="{" ".join(classes)}" tabindex="0" data-index="{index}" '
-            f'data-span-id="{escape(span.span_id)}">'
+            f'data-span-id="{safe(span.span_id)}">'
             f'<td class="what"><span class="tree">{prefix}</span>'
             f'<button class="tog{leaf}" tabindex="-1" aria-label="collapse">▾</button>'
-            f"<span{failed}>{escape(span.label)}</span>{badge}{orphan}</td>"
+            f"<span{failed}>{safe(span.label)}</span>{badge}{orphan}</td>"
             f'<td><span class="swatch {colour_class(self.trace.services, span.service)}">'
-            f"</span>{escape(span.service)}</td>"
+            f"</span>{safe(span.service)}</td>"
             f"<td{failed}>{escape(_status_text(span))}</td>"
             f'<td class="num">{duration}</td>'
             f'<td class="fall"><div class="track">{self._bar(span, hop_text)}{marks}</div>'
@@ -274,22 +291,22 @@ def _header(trace: Trace, analysis: Analysis, page: _Page, back_href: str | None
         because = f" · {caused} span{'s' * (caused != 1)} failed because of it" if caused else ""
         cause = (
             f'<div id="cause"><strong>root cause</strong> '
-            f'<button id="goto-cause" data-index="{index}">{escape(analysis.headline)}</button>'
+            f'<button id="goto-cause" data-index="{index}">{safe(analysis.headline)}</button>'
             f"{escape(because)}</div>"
         )
     legend = "".join(
-        f'<span><span class="swatch {colour_class(trace.services, s)}"></span>{escape(s)}</span>'
+        f'<span><span class="swatch {colour_class(trace.services, s)}"></span>{safe(s)}</span>'
         for s in trace.services
     )
     back = f'<a href="{escape(back_href)}">← all traces</a> ' if back_href else ""
     return (
-        f"<header>{back}<h1>trace {escape(trace.trace_id)}</h1>"
+        f"<header>{back}<h1>trace {safe(trace.trace_id)}</h1>"
         f'<div class="facts">{fact_html}</div>{cause}<div class="legend">{legend}</div></header>'
     )
 
 
 def _toolbar(trace: Trace) -> str:
-    options = "".join(f'<option value="{escape(s)}">{escape(s)}</option>' for s in trace.services)
+    options = "".join(f'<option value="{safe(s)}">{safe(s)}</option>' for s in trace.services)
     return (
         '<div class="toolbar">'
         '<input type="search" id="search" placeholder="search spans (/)" aria-label="search">'
@@ -319,7 +336,7 @@ def render_html(trace: Trace, back_href: str | None = None) -> str:
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{escape(page_policy((script,)))}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>trace {escape(trace.trace_id)}</title>
+<title>trace {safe(trace.trace_id)}</title>
 <style>{asset("viewer.css")}</style>
 </head>
 <body>

@@ -13,10 +13,19 @@
 
   function ms(value) { return value === null || value === undefined ? "?" : value + " ms"; }
   function fmtTime(t) { return t === null ? "?" : new Date(t * 1000).toISOString(); }
+  // Controls and bidi marks from the logs are shown as escapes, never obeyed.
+  var UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+  function visible(text, layout) {
+    return String(text).replace(UNSAFE, function (c) {
+      if (layout && c === "\n") { return c; }  // JSON.stringify's own line breaks
+      var code = c.charCodeAt(0).toString(16);
+      return code.length <= 2 ? "\\x" + ("0" + code).slice(-2) : "\\u" + ("000" + code).slice(-4);
+    });
+  }
   function add(dl, name, value) {
     if (value === null || value === undefined || value === "") { return; }
-    var dt = document.createElement("dt"); dt.textContent = name;
-    var dd = document.createElement("dd"); dd.textContent = String(value);
+    var dt = document.createElement("dt"); dt.textContent = visible(name);
+    var dd = document.createElement("dd"); dd.textContent = visible(value);
     dl.appendChild(dt); dl.appendChild(dd);
   }
   function haystack(span) {
@@ -76,7 +85,7 @@
     if (old) { old.classList.remove("selected"); }
     rows[i].classList.add("selected");
     panel.textContent = "";
-    var title = document.createElement("h2"); title.textContent = span.label;
+    var title = document.createElement("h2"); title.textContent = visible(span.label);
     var dl = document.createElement("dl");
     add(dl, "service", span.service);
     add(dl, "kind", span.kind);
@@ -106,7 +115,7 @@
           fmtTime(a.time) + " " + JSON.stringify(a.details));
     });
     var pre = document.createElement("pre");
-    pre.textContent = JSON.stringify(span.events, null, 2);
+    pre.textContent = visible(JSON.stringify(span.events, null, 2), true);
     panel.appendChild(title); panel.appendChild(dl); panel.appendChild(pre);
     panel.hidden = false;
   }
