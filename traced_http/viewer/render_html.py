@@ -40,6 +40,9 @@ def asset(name: str) -> str:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_ESCAPED = re.compile(
+    "[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def safe(text: str) -> str:
@@ -51,13 +54,14 @@ def safe(text: str) -> str:
 def json_for_script(data: Any) -> str:
     """JSON that cannot end its <script> element or open markup inside it.
 
-    Lone surrogates travel as `\\udXXX` escapes, which JSON allows and UTF-8 could not carry.
+    Lone surrogates travel as `\\udXXX` escapes, which JSON allows and UTF-8 could not carry;
+    so do line separators (not line ends to JavaScript of old) and bidi and C1 controls, so
+    the page source reads as it means.
     """
     text = json.dumps(data, ensure_ascii=False, default=str)
     for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, code)
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def script_hash(source: str) -> str:
