@@ -84,7 +84,8 @@ def main() -> None:
         f"{status['traces']:,} traces); {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
     )
     print(
-        f"listening, first list page answered: {listening:.2f} s (first page {first_list * 1000:.0f} ms)"
+        f"listening, first list page answered: {listening:.2f} s "
+        f"(first page {first_list * 1000:.0f} ms)"
     )
     print(f"whole file indexed:                  {loaded:.2f} s ({size_mb / loaded:.0f} MB/s)")
     print(f"peak memory (VmHWM):                 {peak:.0f} MB")
