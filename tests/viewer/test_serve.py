@@ -50,6 +50,7 @@ def test_list_shows_every_trace_newest_first(
         ("slower=450", [50]),
         ("q=card+declined", [500]),
         ("route=POST+/checkout&service=billing", [20, 50, 500, 10]),
+        ("route=POST+/charge", [20, 50, 500, 10]),  # a route deep in the chain
         ("route=GET+/nothing", []),
         ("service=nobody", []),
     ],

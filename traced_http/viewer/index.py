@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from traced_http.viewer.reader import ReadCounts, parse_line
-from traced_http.viewer.stats import Stats
+from traced_http.viewer.stats import Stats, route_of
 from traced_http.viewer.summary import Summaries
 
 Event = dict[str, Any]
@@ -72,6 +72,11 @@ class LogIndex:
         # trace id -> flat [source, first byte, end byte, source, ...]; one triple per file.
         self.ranges: dict[str, list[int]] = {}
         self.services: set[str] = set()
+        # Routes as bits, as `Summaries` does services: trace id -> the routes it went through.
+        self.route_bit: dict[str, int] = {}
+        self.trace_routes: dict[str, int] = {}
+        # Pages built from the whole index, with the event count they were built at.
+        self.page_cache: dict[str, tuple[int, str]] = {}
         self.sources: list[Source] = []
         self._known: set[str] = set()
         self._stop = threading.Event()
@@ -152,6 +157,14 @@ class LogIndex:
                 ranges[at + 2] = max(ranges[at + 2], end)
                 return
         ranges.extend((source, first, end))
+
+    def _note_route(self, event: Event) -> None:
+        route = route_of(event["msg_dict"])
+        bit = self.route_bit.get(route)
+        if bit is None:
+            bit = self.route_bit[route] = 1 << len(self.route_bit)
+        trace_id = event["traceid"]
+        self.trace_routes[trace_id] = self.trace_routes.get(trace_id, 0) | bit
 
     def _read_new(self, number: int, source: Source) -> bool:
         """Index the complete lines appended since the last look; True when any were."""
@@ -244,6 +257,8 @@ class LogIndex:
             for event, first, last in events:
                 self.services.add(event["service"])
                 self.summaries.add(event)
+                if event["event_des"] == "start":
+                    self._note_route(event)
                 self._note(event, number, first, last)
             self.stats.add_all(event for event, _first, _last in events)
             total = self.counts

@@ -80,7 +80,7 @@ def page_policy(scripts: tuple[str, ...] = ()) -> str:
 
 
 def colour_class(services: list[str], service: str) -> str:
-    """The palette class of a service: the same service, the same colour, on every page."""
+    """The palette class of a service: its place in `services`, so colours follow the legend."""
     index = services.index(service) if service in services else len(services)
     return f"svc{index % PALETTE}"
 
@@ -285,7 +285,10 @@ def _header(trace: Trace, analysis: Analysis, page: _Page, back_href: str | None
     ]
     fact_html = "".join(f"<span>{escape(fact)}</span>" for fact in facts)
     if trace.error_count:
-        fact_html += f'<span class="err">{trace.error_count} failed</span>'
+        began = len(analysis.origins)
+        fact_html += (
+            f'<span class="err">{trace.error_count} failed, {began} where a failure began</span>'
+        )
     if trace.orphan_count:
         fact_html += f"<span>{trace.orphan_count} orphans</span>"
     cause = ""

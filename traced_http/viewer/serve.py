@@ -18,7 +18,6 @@ import threading
 import time
 import webbrowser
 from dataclasses import asdict
-from functools import lru_cache
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
@@ -26,7 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from traced_http.viewer.index import LogIndex
 from traced_http.viewer.render_html import asset, colour_class, page_policy, render_html, safe
-from traced_http.viewer.stats import RouteStats, route_of
+from traced_http.viewer.stats import RouteStats
 from traced_http.viewer.summary import TraceSummary
 from traced_http.viewer.times import format_ms, format_time, parse_when
 from traced_http.viewer.trace import make_trace
@@ -50,15 +49,6 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="LOG",
         help="event logs: files, folders (every file in them), .gz files, or - for stdin",
     )
-
-
-@lru_cache(maxsize=65536)
-def route_of_label(label: str) -> str:
-    """The route of a trace's root (`GET /orders/{id}`) from its label (`GET /orders/42`)."""
-    if label.startswith(("call ", "job ")) or " " not in label:
-        return label
-    method, path = label.split(" ", 1)
-    return route_of({"method": method, "path": path})
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -145,17 +135,19 @@ def _select(index: LogIndex, filters: Filters) -> tuple[list[TraceSummary], int]
     found = index.search(filters.text) if filters.text else None
     with index.lock:
         mask = index.summaries.service_mask([filters.service]) if filters.service else 0
-        if filters.service and not mask:
+        route_bit = index.route_bit.get(filters.route, 0) if filters.route else 0
+        if (filters.service and not mask) or (filters.route and not route_bit):
             return [], 0
+        routes = index.trace_routes
         kept = []
         for summary in index.summaries.traces.values():
             if mask and not summary.service_bits & mask:
                 continue
+            if route_bit and not routes.get(summary.trace_id, 0) & route_bit:
+                continue
             if found is not None and summary.trace_id not in found:
                 continue
             if not filters.status_matches(summary):
-                continue
-            if filters.route and route_of_label(summary.root_label) != filters.route:
                 continue
             if filters.slower_ms is not None:
                 duration = summary.duration
@@ -183,7 +175,7 @@ def list_page(index: LogIndex, query: dict[str, list[str]]) -> str:
     filters = Filters(query)
     with index.lock:
         services = sorted(index.services)
-        routes = sorted({route for _service, route in index.stats.routes})
+        routes = sorted(index.route_bit)
     statuses = [("", "any status"), ("failed", "failed"), ("ok", "not failed")]
     statuses += [(c, c) for c in ("2xx", "3xx", "4xx", "5xx")]
     status_options = "".join(
@@ -288,7 +280,20 @@ def _chart(row: RouteStats) -> str:
 
 
 def stats_page(index: LogIndex) -> str:
-    """Per service and route: count, error rate, p50/p95/p99 and a chart."""
+    """Per service and route: count, error rate, p50/p95/p99 and a chart.
+
+    The table is kept until new events arrive: sorting every route's durations is the cost.
+    """
+    events = index.status().events
+    cached = index.page_cache.get("stats")
+    if cached is not None and cached[0] == events:
+        return _page("route stats · traced-http", cached[1], _status_line(index))
+    body = _stats_table(index)
+    index.page_cache["stats"] = (events, body)
+    return _page("route stats · traced-http", body, _status_line(index))
+
+
+def _stats_table(index: LogIndex) -> str:
     with index.lock:
         rows = index.stats.rows()
         services = [row.service for row in rows]
@@ -307,15 +312,14 @@ def stats_page(index: LogIndex) -> str:
                 f'<td class="num">{escape(format_ms(row.percentile(0.99)))}</td>'
                 f"<td>{_chart(row)}</td></tr>"
             )
-    body = (
+    return (
         '<main><table id="stats"><thead><tr><th>service</th><th>route</th>'
         '<th class="num">count</th><th class="num">errors</th><th class="num">p50</th>'
         '<th class="num">p95</th><th class="num">p99</th><th>durations</th></tr></thead>'
         "<tbody>" + "".join(cells) + "</tbody></table>"
         '<p class="muted">Routes group paths by shape: numeric, hex and UUID segments become'
-        " {id}. The link lists the traces whose root is that route.</p></main>"
+        " {id}. A route links to the traces that went through it.</p></main>"
     )
-    return _page("route stats · traced-http", body, _status_line(index))
 
 
 def trace_page(index: LogIndex, trace_id: str) -> str | None:
