@@ -129,15 +129,17 @@ def _first_line(stream: IO[str], timeout: float) -> str:
 
 
 @contextmanager
-def serve(*inputs: str, stdin: int | None = None) -> Iterator[Served]:
-    """Start `traced-http serve --port 0 INPUTS` and wait until it has read them."""
+def serve(
+    *arguments: str, stdin: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """Start `traced-http serve --port 0 ARGUMENTS` and wait until it has read its inputs."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "traced_http", "serve", "--port", "0", "-q", *inputs],
+        [sys.executable, "-m", "traced_http", "serve", "--port", "0", "-q", *arguments],
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
         assert process.stdout is not None

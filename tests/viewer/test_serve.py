@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -163,3 +164,13 @@ def test_pages_escape_hostile_log_data(tmp_path: Path) -> None:
     assert data is not None
     spans = json.loads(data.group(1))
     assert spans[0]["path"] == "/" + EVIL  # the data itself arrives intact
+
+
+def test_open_hands_the_url_to_the_browser(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "a.log", Chain().lines())
+    opened = tmp_path / "opened.txt"
+    # webbrowser runs $BROWSER with the URL in place of %s.
+    browser = f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.argv[2])\""
+    with serve("--open", str(log), env={"BROWSER": f"{browser} {opened} %s"}) as running:
+        running.wait_for(lambda: opened.exists() and opened.read_text() != "", "the browser")
+        assert opened.read_text() == running.url

@@ -223,6 +223,8 @@ class _Page:
         duration = "" if span.duration is None else escape(format_ms(span.duration))
         classes = ["span"]
         classes += ["crit"] if key in self.analysis.critical else []
+        cause = self.analysis.root_cause
+        classes += ["cause"] if cause is not None and key == key_of(cause.span) else []
         leaf = " leaf" if not node.children else ""
         self.rows.append(
             f'<tr class="{" ".join(classes)}" tabindex="0" data-index="{index}" '
