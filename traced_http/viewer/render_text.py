@@ -196,8 +196,8 @@ def render_trace(trace: Trace, style: Style, columns: int = 120) -> str:
                 row, style, (service_w, label_w, status_w, duration_w), start, length, bar_w
             )
         )
-        pad = " " * (service_w + 2)
         if row.note:
+            pad = " " * (service_w + 2)
             lines.append(pad + style.paint(_cut(row.note, label_w + status_w + 40), "error"))
     if trace.orphan_count:
         lines.append(

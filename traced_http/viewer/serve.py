@@ -35,22 +35,6 @@ LIST_LIMIT = 200
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Register `serve` on the command line's subcommands."""
-    serve = commands.add_parser(
-        "serve", parents=[common], help="a local web UI over log files, following them"
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8040, help="port (8040; 0 picks a free one)")
-    serve.add_argument("--open", action="store_true", help="open the UI in a web browser")
-    serve.add_argument(
-        "inputs",
-        nargs="*",
-        metavar="LOG",
-        help="event logs: files, folders (every file in them), .gz files, or - for stdin",
-    )
-
-
 # -- pages ----------------------------------------------------------------------------------
 
 
