@@ -97,6 +97,7 @@ def test_stats_per_route_with_a_chart(served: Served) -> None:
 def test_answers_only_its_own_address(served: Served) -> None:
     assert served.get("/", host="evil.example")[0] == 403  # DNS rebinding
     assert served.get("/", host="localhost:1")[0] == 200
+    assert served.get("/?" + "&".join(f"f{n}=1" for n in range(40)))[0] == 400
 
 
 def test_follows_a_growing_file_and_stdin(tmp_path: Path) -> None:

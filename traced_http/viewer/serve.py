@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import signal
+import socket
 import sys
 import threading
 import time
@@ -354,7 +355,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(403, "Forbidden: this UI answers only on its local address.", "text/plain")
             return
         url = urlsplit(self.path)
-        query = parse_qs(url.query, max_num_fields=32)
+        try:
+            query = parse_qs(url.query, max_num_fields=32)
+        except ValueError:
+            self._send(400, "Bad request: too many query fields.", "text/plain")
+            return
         index = self.server.index
         try:
             if url.path == "/":
@@ -382,6 +387,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], index: LogIndex, loopback_only: bool) -> None:
         self.index = index
         self.loopback_only = loopback_only
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
 
