@@ -43,8 +43,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("log", type=Path)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--no-list", action="store_true", help="skip timing `traced-http list` on the same file"
+    )
     args = parser.parse_args()
     size_mb = args.log.stat().st_size / 1e6
+    list_s = None
+    if not args.no_list:
+        # The reference on the same machine at the same time: the streaming `list` command.
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "traced_http", "list", "-q", str(args.log)],
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
+        list_s = time.perf_counter() - started
     started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "traced_http", "serve", "--port", "0", "-q", str(args.log)],
@@ -89,6 +102,8 @@ def main() -> None:
     )
     print(f"whole file indexed:                  {loaded:.2f} s ({size_mb / loaded:.0f} MB/s)")
     print(f"peak memory (VmHWM):                 {peak:.0f} MB")
+    if list_s is not None:
+        print(f"traced-http list, same file:         {list_s:.2f} s ({loaded / list_s:.2f}x)")
     for name, ms in times.items():
         print(f"{name + ':':<38} {ms:8.1f} ms (median of {rounds[name]})")
 

@@ -95,5 +95,5 @@ def test_root_cause_in_the_header_and_on_its_row() -> None:
     ).splitlines()
     assert header.endswith(" · root cause: billing: RuntimeError: card declined")
     assert "POST /charge [root cause]" in rows[2]
-    assert "POST /pay [failed because of a span below]" in rows[0]
+    assert "POST /pay [failed downstream]" in rows[0]
     assert rows[1].endswith("gap 50.0 ms")  # the call took 200 ms, billing 150 ms

@@ -140,7 +140,7 @@ class _Page:
             return '<span class="badge cause">root cause</span>', "the failure began here"
         if key in self.analysis.caused:
             return (
-                '<span class="badge because">failed because of a span below</span>',
+                '<span class="badge because">failed downstream</span>',
                 "failed because a span it waited on failed",
             )
         if key in self.analysis.retried_away:

@@ -52,7 +52,7 @@ def _finding(node: SpanNode, analysis: Analysis) -> str:
     if analysis.root_cause is not None and key == key_of(analysis.root_cause.span):
         return " [root cause]"
     if key in analysis.caused:
-        return " [failed because of a span below]"
+        return " [failed downstream]"
     if key in analysis.retried_away:
         return " [retried]"
     return ""
