@@ -175,3 +175,24 @@ def test_open_hands_the_url_to_the_browser(tmp_path: Path) -> None:
     with serve("--open", str(log), env={"BROWSER": f"{browser} {opened} %s"}) as running:
         running.wait_for(lambda: opened.exists() and opened.read_text() != "", "the browser")
         assert opened.read_text() == running.url
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (["missing.log"], "cannot read missing.log: no such file or folder"),
+        (["nothing-*.log"], "no file matches nothing-*.log"),
+    ],
+)
+def test_unreadable_inputs_are_refused_at_start(
+    tmp_path: Path, inputs: list[str], message: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "traced_http", "serve", "--port", "0", *inputs],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"traced-http: {message}\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import socket
 import sys
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from traced_http.viewer.index import LogIndex
+from traced_http.viewer.reader import InputError, expand_inputs
 from traced_http.viewer.render_html import asset, colour_class, page_policy, render_html, safe
 from traced_http.viewer.stats import RouteStats
 from traced_http.viewer.summary import TraceSummary
@@ -411,7 +413,16 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     """Serve until interrupted; returns the exit status."""
     inputs: list[str] = args.inputs or ["-"]
     if inputs == ["-"] and sys.stdin.isatty():
-        out.write("traced-http: no input: give log files or folders, or pipe the logs in\n")
+        sys.stderr.write("traced-http: no input: give log files or folders, or pipe the logs in\n")
+        return 1
+    try:
+        inputs = expand_inputs(inputs)
+    except InputError as exc:
+        sys.stderr.write(f"traced-http: {exc}\n")
+        return 1
+    missing = [path for path in inputs if path != "-" and not os.path.exists(path)]
+    if missing:
+        sys.stderr.write(f"traced-http: cannot read {missing[0]}: no such file or folder\n")
         return 1
     index = LogIndex(inputs)
     try:
