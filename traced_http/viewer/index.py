@@ -240,15 +240,23 @@ class LogIndex:
         counts = ReadCounts()
         events: list[tuple[Event, int, int]] = []
         position = 0
-        for raw in block.split(b"\n")[:-1]:
+        # Logs are nearly always ASCII (JSON escapes the rest): then one decode of the
+        # block does, and a line's length in characters is its length in bytes.
+        lines: list[str] | list[bytes] = (
+            block.decode("ascii").split("\n") if block.isascii() else block.split(b"\n")
+        )
+        counts.lines += len(lines) - 1
+        for raw in lines[:-1]:
             end = position + len(raw) + 1
-            counts.lines += 1
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                counts.broken += 1
-                position = end
-                continue
+            if isinstance(raw, bytes):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    counts.broken += 1
+                    position = end
+                    continue
+            else:
+                line = raw
             event = parse_line(line, counts)
             if event is not None:
                 events.append((event, base + position, base + end))
