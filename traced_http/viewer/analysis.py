@@ -76,16 +76,6 @@ def describe_failure(span: Span) -> str:
     return f"{where}: HTTP {span.status} on {span.label}"
 
 
-def _parents(trace: Trace) -> dict[Key, SpanNode | None]:
-    parents: dict[Key, SpanNode | None] = {}
-    for root in trace.roots:
-        parents[key_of(root.span)] = None
-        for node, _depth in root.walk():
-            for child in node.children:
-                parents[key_of(child.span)] = node
-    return parents
-
-
 def _retried_away(node: SpanNode) -> list[SpanNode]:
     """A call's failed attempts that a later attempt replaced."""
     if node.span.kind != CALL or len(node.children) < 2:
@@ -95,39 +85,28 @@ def _retried_away(node: SpanNode) -> list[SpanNode]:
 
 
 def _failures(trace: Trace, analysis: Analysis) -> None:
-    parents = _parents(trace)
-    depth_of: dict[Key, int] = {}
-    order: list[SpanNode] = []
-    for node, depth in trace.nodes():
-        depth_of[key_of(node.span)] = depth
-        order.append(node)
-        analysis.retried_away.update(key_of(n.span) for n in _retried_away(node))
-    failed_below: set[Key] = set()
-    for node in reversed(order):  # children before parents
-        if any(child.span.failed for child in node.children):
-            failed_below.add(key_of(node.span))
-    candidates: list[tuple[tuple[int, int, int, float], SpanNode]] = []
-    for index, node in enumerate(order):
+    """Origins, the spans that failed because of them, and the root cause: one pass down."""
+    # How many failed spans follow each other straight above a span: how far a failure
+    # that began there travelled up.
+    failed_above: dict[Key, int] = {}
+    candidates: list[tuple[tuple[int, bool, int, int], SpanNode]] = []
+    for index, (node, depth) in enumerate(trace.nodes()):  # parents before children
         span = node.span
         key = key_of(span)
-        if not span.failed or key in failed_below:
+        above = failed_above.get(key, 0)
+        for child in node.children:
+            failed_above[key_of(child.span)] = above + 1 if span.failed else 0
+        analysis.retried_away.update(key_of(n.span) for n in _retried_away(node))
+        if not span.failed:
+            continue
+        if any(child.span.failed for child in node.children):
+            analysis.caused.add(key)
             continue
         analysis.origins.add(key)
-        reach = 0
-        parent = parents.get(key)
-        while (
-            parent is not None
-            and parent.span.failed
-            and key_of(parent.span) not in (analysis.origins)
-        ):
-            analysis.caused.add(key_of(parent.span))
-            reach += 1
-            parent = parents.get(key_of(parent.span))
-        rank = (reach, key not in analysis.retried_away, depth_of[key], -index)
+        rank = (above, key not in analysis.retried_away, depth, -index)
         candidates.append((rank, node))
     if candidates:
         analysis.root_cause = max(candidates, key=lambda pair: pair[0])[1]
-    analysis.caused -= analysis.origins
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:
