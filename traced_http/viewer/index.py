@@ -82,7 +82,7 @@ class LogIndex:
         self._stop = threading.Event()
         self._loaded = threading.Event()
         self._spool_dir: str | None = None
-        self._threads: list[threading.Thread] = []
+        self._follower: threading.Thread | None = None
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -131,7 +131,8 @@ class LogIndex:
                     target = self._spool("stdin")
                     open(target, "wb").close()
                     self.sources.append(Source(target, "standard input"))
-                    self._start(self._copy_stdin, target)
+                    # Not joined on stop: it may be blocked reading a pipe that stays open.
+                    threading.Thread(target=self._copy_stdin, args=(target,), daemon=True).start()
             elif os.path.isdir(item):
                 try:
                     names = sorted(os.listdir(item))
@@ -292,14 +293,10 @@ class LogIndex:
         while not self._stop.wait(self.poll):
             self.refresh()
 
-    def _start(self, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
     def start(self) -> None:
         """Index in the background: everything there is first, then what is appended."""
-        self._start(self._follow)
+        self._follower = threading.Thread(target=self._follow, daemon=True, name="follow")
+        self._follower.start()
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Wait until the inputs as they were at start are indexed."""
@@ -308,9 +305,8 @@ class LogIndex:
     def stop(self) -> None:
         """Stop following and remove the spool files."""
         self._stop.set()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout=2)
+        if self._follower is not None:
+            self._follower.join(timeout=2)
         if self._spool_dir is not None:
             shutil.rmtree(self._spool_dir, ignore_errors=True)
 
