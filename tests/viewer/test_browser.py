@@ -195,7 +195,7 @@ def test_waterfall_root_cause_collapse_search_and_keys(browser: Any, tmp_path: P
     page.keyboard.type("card declined")
     assert len(visible_spans(page)) == 5  # the match with its ancestors
     page.keyboard.press("Escape")
-    page.select_option("#service", "billing")
+    page.select_option("#service", label="billing")
     assert page.locator("#shown").inner_text() == "5 of 5 spans shown"
     page.select_option("#service", "")
     page.select_option("#status", "ok")

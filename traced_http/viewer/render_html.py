@@ -187,6 +187,9 @@ class _Page:
         data = span_data(span, node.orphan)
         data.update(
             parent=parent,
+            service_index=str(self.trace.services.index(span.service))
+            if span.service in self.trace.services
+            else "",
             children=len(node.children),
             failed=span.failed,
             finding=finding or None,
@@ -315,7 +318,11 @@ def _header(trace: Trace, analysis: Analysis, page: _Page, back_href: str | None
 
 
 def _toolbar(trace: Trace) -> str:
-    options = "".join(f'<option value="{safe(s)}">{safe(s)}</option>' for s in trace.services)
+    # Options name services by their place in the legend: the names themselves may hold
+    # characters that the page shows escaped.
+    options = "".join(
+        f'<option value="{n}">{safe(s)}</option>' for n, s in enumerate(trace.services)
+    )
     return (
         '<div class="toolbar">'
         '<input type="search" id="search" placeholder="search spans (/)" aria-label="search">'

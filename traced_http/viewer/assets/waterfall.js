@@ -41,7 +41,7 @@
     var span = spans[i];
     var q = search.value.trim().toLowerCase();
     if (q && texts[i].indexOf(q) < 0) { return false; }
-    if (service.value && span.service !== service.value) { return false; }
+    if (service.value && span.service_index !== service.value) { return false; }
     if (status.value === "failed" && !span.failed) { return false; }
     if (status.value === "ok" && span.failed) { return false; }
     return true;
