@@ -28,7 +28,7 @@ from flask_hooks import Tracing
 from traced_http.testing import capture_events, serve_app
 
 AMOUNTS = (10, 500, 50, 20)  # ok, declined, slow, ok
-SLOW_S = 0.5
+SLOW_S = 1.0
 
 
 def _apps(billing_url: list[str], orders_url: list[str]) -> tuple[Flask, Flask, Flask]:

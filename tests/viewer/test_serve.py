@@ -48,7 +48,7 @@ def test_list_shows_every_trace_newest_first(
         ("status=failed", [500]),
         ("status=ok", [20, 50, 10]),
         ("status=5xx", [500]),
-        ("slower=450", [50]),
+        ("slower=900", [50]),  # billing sleeps 1 s for 50
         ("q=card+declined", [500]),
         ("route=POST+/checkout&service=billing", [20, 50, 500, 10]),
         ("route=POST+/charge", [20, 50, 500, 10]),  # a route deep in the chain
