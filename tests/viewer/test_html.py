@@ -104,3 +104,16 @@ def test_cli_writes_the_page(logs: list[Path], tmp_path: Path) -> None:
     assert main(["show", TRACE, "--format", "html", "-o", str(target), *map(str, logs)]) == 0
     html = target.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and TRACE in html
+
+
+def test_page_shows_controls_visibly_and_survives_lone_surrogates() -> None:
+    c = Chain()
+    path = "/files/\u202etxt.exe\x1b[2J\ud800"
+    c.request("gate\u2066way", "GET", path, trace="t", start=0, duration=0.1, status=500)
+    html = render_html(make_trace("t", build_tree(c.events)))
+    assert html.encode("utf-8")  # no lone surrogate left to break the file
+    assert "\u202e" not in html and "\u2066" not in html and "\x1b" not in html
+    page = Page(html)
+    assert "GET /files/\\u202etxt.exe\\x1b[2J\ufffd" in "".join(page.text)
+    _attrs, data_text = next(s for s in page.scripts if s[0].get("type"))
+    assert json.loads(data_text)[0]["path"] == path  # the data itself is intact

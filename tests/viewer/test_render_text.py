@@ -64,3 +64,36 @@ def test_deep_chain_renders_and_json_fails_cleanly(
         assert json.loads(captured.out)["span_count"] == 3000
     else:
         assert status == 1 and "nests spans too deeply" in captured.err
+
+
+def test_root_cause_in_the_header_and_on_its_row() -> None:
+    c = Chain()
+    root = c.request("gateway", "POST", "/pay", trace="t", start=0, duration=0.3, status=502)
+    hop = c.call(
+        "gateway",
+        "POST",
+        "http://billing/charge",
+        trace="t",
+        parent=root,
+        start=0.01,
+        duration=0.2,
+        status=500,
+    )
+    c.request(
+        "billing",
+        "POST",
+        "/charge",
+        trace="t",
+        parent=hop,
+        start=0.05,
+        duration=0.15,
+        status=500,
+        error={"type": "RuntimeError", "message": "card declined"},
+    )
+    header, _columns, *rows = render_trace(
+        make_trace("t", build_tree(c.events)), Style(False)
+    ).splitlines()
+    assert header.endswith(" · root cause: billing: RuntimeError: card declined")
+    assert "POST /charge [root cause]" in rows[2]
+    assert "POST /pay [failed downstream]" in rows[0]
+    assert rows[1].endswith("gap 50.0 ms")  # the call took 200 ms, billing 150 ms

@@ -84,6 +84,18 @@ def _parser() -> argparse.ArgumentParser:
         "stats", parents=[common], help="count, error rate, p50/p95/p99 per service and route"
     )
     stats.add_argument("--service", action="append", help="only SERVICE's routes")
+    server = commands.add_parser(
+        "serve", parents=[common], help="a local web UI over log files, following them"
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    server.add_argument("--port", type=int, default=8040, help="port (8040; 0 picks a free one)")
+    server.add_argument("--open", action="store_true", help="open the UI in a web browser")
+    server.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="LOG",
+        help="event logs: files, folders (every file in them), .gz files, or - for stdin",
+    )
     for command in (lister, shower, stats):
         command.add_argument(
             "inputs",
@@ -224,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(errors="replace")
     counts = ReadCounts()
+    if args.command == "serve":
+        from traced_http.viewer import serve  # the web server's modules, only when asked
+
+        return serve.run(args, out)
     command = {"list": _list, "show": _show, "stats": _stats}[args.command]
     try:
         status = command(args, counts, out)

@@ -185,6 +185,11 @@ def _parse(line: str, counts: ReadCounts) -> Event | None:
     return obj
 
 
+def parse_line(line: str, counts: ReadCounts) -> Event | None:
+    """One line's event, checked as `read_events` checks it, or None (counted as skipped)."""
+    return _parse(line, counts)
+
+
 def _parse_bytes(line: bytes, counts: ReadCounts) -> Event | None:
     try:
         text = line.decode("utf-8")

@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from traced_http.viewer.analysis import Analysis, analyse, key_of
 from traced_http.viewer.sanitize import clean
 from traced_http.viewer.spans import Annotation
 from traced_http.viewer.style import Style
@@ -38,13 +39,36 @@ class _Row:
     failed: bool = False
     status_code: int | None = None
     note: str = ""
+    hop: str = ""
 
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _span_row(node: SpanNode, prefix: str) -> _Row:
+def _finding(node: SpanNode, analysis: Analysis) -> str:
+    """The root-cause mark of a span, as in the HTML page's badges."""
+    key = key_of(node.span)
+    if analysis.root_cause is not None and key == key_of(analysis.root_cause.span):
+        return " [root cause]"
+    if key in analysis.caused:
+        return " [failed downstream]"
+    if key in analysis.retried_away:
+        return " [retried]"
+    return ""
+
+
+def _hop_note(node: SpanNode, analysis: Analysis) -> str:
+    hop = analysis.hops.get(key_of(node.span))
+    if hop is None or hop.server is None:
+        return ""
+    note = f"gap {format_ms(hop.gap)}"
+    if hop.attempts > 1:
+        note += f", {hop.attempts} tries (+{format_ms(hop.retry_cost)})"
+    return note
+
+
+def _span_row(node: SpanNode, prefix: str, analysis: Analysis) -> _Row:
     span = node.span
     if span.state is not None:  # a task's own word for how it ended: SUCCESS, RETRY...
         status = clean(span.state)
@@ -57,9 +81,9 @@ def _span_row(node: SpanNode, prefix: str) -> _Row:
     note = ""
     if span.error is not None:
         note = f"! {clean(span.error.type)}: {clean(span.error.message)}"
-    mark = ""
+    mark = _finding(node, analysis)
     if node.orphan:
-        mark = " [orphan]"
+        mark += " [orphan]"
     label = clean(span.label)
     if span.queue_time is not None:
         label += f" · queued {format_ms(span.queue_time)}"
@@ -75,6 +99,7 @@ def _span_row(node: SpanNode, prefix: str) -> _Row:
         failed=span.failed,
         status_code=span.status,
         note=note,
+        hop=_hop_note(node, analysis),
     )
 
 
@@ -110,7 +135,7 @@ def _items(node: SpanNode) -> list[SpanNode | Annotation]:
     return sorted(items, key=when)
 
 
-def _rows(trace: Trace) -> Iterator[_Row]:
+def _rows(trace: Trace, analysis: Analysis) -> Iterator[_Row]:
     stack: list[tuple[SpanNode | Annotation, str, str]] = [
         (root, "", "") for root in reversed(trace.roots)
     ]
@@ -119,7 +144,7 @@ def _rows(trace: Trace) -> Iterator[_Row]:
         if isinstance(item, Annotation):
             yield _annotation_row(item, own)
             continue
-        row = _span_row(item, own)
+        row = _span_row(item, own, analysis)
         items = _items(item)
         if row.note:
             row.note = below + ("│  " if items else "   ") + row.note
@@ -148,7 +173,8 @@ def _bar(row: _Row, start: float, length: float, width: int) -> str:
 
 def render_trace(trace: Trace, style: Style, columns: int = 120) -> str:
     """The whole `show` output for one trace, lines joined with newlines."""
-    rows = list(_rows(trace))
+    analysis = analyse(trace)
+    rows = list(_rows(trace, analysis))
     service_w = max(7, *(min(MAX_SERVICE, len(r.service)) for r in rows))
     label_w = max(4, *(min(MAX_LABEL, len(r.prefix) + len(r.label) + len(r.mark)) for r in rows))
     status_w = max(6, *(len(r.status) for r in rows))
@@ -158,7 +184,7 @@ def render_trace(trace: Trace, style: Style, columns: int = 120) -> str:
     start = trace.start if trace.start is not None else 0.0
     length = max((trace.end or start) - start, 1e-9)
 
-    lines = [_header(trace, style)]
+    lines = [_header(trace, style, analysis)]
     left = "0 ms" if trace.start is not None else "?"
     right = format_ms(length if trace.end is not None else None)
     axis = left + right.rjust(bar_w - len(left))
@@ -206,7 +232,7 @@ def _format_row(
         style.paint(main, "error") if row.failed else main
     )
     if has_mark:
-        label_cell += style.paint(row.mark, "orphan")
+        label_cell += style.paint(row.mark, "orphan" if row.mark == " [orphan]" else "error")
     label_pad = " " * (label_w - len(row.prefix) - len(label))
     bar = _bar(row, start, length, bar_w)
     bar_cell = style.paint(bar, "error") if row.failed else style.service(bar, row.service)
@@ -216,10 +242,11 @@ def _format_row(
         f"{style.status(row.status, row.status_code, row.failed)}"
         f"{' ' * (status_w - len(row.status))}  "
         f"{row.duration:>{duration_w}}  {bar_cell}"
+        f"{'  ' + style.paint(row.hop, 'dim') if row.hop else ''}"
     ).rstrip()
 
 
-def _header(trace: Trace, style: Style) -> str:
+def _header(trace: Trace, style: Style, analysis: Analysis) -> str:
     parts = [
         style.paint(f"trace {clean(trace.trace_id)}", "bold"),
         f"{format_time(trace.start)} UTC",
@@ -233,4 +260,6 @@ def _header(trace: Trace, style: Style) -> str:
     if trace.orphan_count:
         orphans = f"{trace.orphan_count} orphan{'s' * (trace.orphan_count != 1)}"
         parts.append(style.paint(orphans, "orphan"))
+    if analysis.headline is not None:
+        parts.append(style.paint(f"root cause: {clean(analysis.headline)}", "error"))
     return " · ".join(parts)
