@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from traced_http.viewer.fields import integer, number, text
 from traced_http.viewer.sanitize import clean
-from traced_http.viewer.spans import CALL, JOB, REQUEST, Span
+from traced_http.viewer.spans import CALL, JOB, REQUEST
 from traced_http.viewer.stats import RouteStats, Stats, route_of
 from traced_http.viewer.times import format_ms
 from traced_http.viewer.trace import Trace
@@ -33,18 +33,25 @@ SLOWER_SHARE = 0.10
 FAILED_REQUEST_COST = 1.0
 
 
-def span_shape(span: Span) -> str:
-    """What a span is, without the ids in its path: `GET /orders/{id}`, `call GET host/x`."""
+def span_shape(node: SpanNode) -> str:
+    """What a span is, without the ids in its path: `GET /orders/{id}`, `call GET orders/x`.
+
+    A call names the service that answered it when its request is in the logs, else the
+    host it went to: hosts and ports change between deploys, service names do not.
+    """
+    span = node.span
     if span.kind == JOB:
         return f"job {span.name or '?'}"
     if span.kind == REQUEST:
         return route_of({"method": span.method, "path": span.path or span.url or "?"})
     if span.kind == CALL:
-        return "call " + _call_target(span.method, span.url)
+        callee = next((c.span.service for c in node.children if c.span.kind == REQUEST), None)
+        return "call " + call_target(span.method, span.url, callee)
     return "span"
 
 
-def _call_target(method: str | None, url: str | None) -> str:
+def call_target(method: str | None, url: str | None, callee: str | None) -> str:
+    """`GET orders/orders/{id}`: the method, the service (or host) and the path's shape."""
     try:
         parts = urlsplit(url or "?")
         host, path = parts.netloc, parts.path or "/"
@@ -52,7 +59,7 @@ def _call_target(method: str | None, url: str | None) -> str:
         host, path = "", url or "?"
     route = route_of({"method": method or "?", "path": path})
     verb, _, shape = route.partition(" ")
-    return f"{verb} {host}{shape}"
+    return f"{verb} {callee or host}{shape}"
 
 
 Key = tuple[tuple[str, str, int], ...]
@@ -68,7 +75,7 @@ def _keyed(trace: Trace) -> dict[Key, tuple[SpanNode, int]]:
     ordered: list[tuple[SpanNode, Key, int]] = []
     while stack:
         node, parent_key, depth = stack.pop()
-        service, shape = node.span.service, span_shape(node.span)
+        service, shape = node.span.service, span_shape(node)
         rank = seen.get((parent_key, service, shape), 0)
         seen[(parent_key, service, shape)] = rank + 1
         key: Key = (*parent_key, (service, shape, rank))
@@ -91,6 +98,7 @@ class SpanChange:
     after: float | None
     in_before: bool
     in_after: bool
+    own_change: float | None = None
 
     @property
     def status(self) -> str:
@@ -108,30 +116,39 @@ class SpanChange:
 
 
 def compare_traces(before: Trace, after: Trace) -> list[SpanChange]:
-    """The spans of both traces, matched by their place in the tree, in display order."""
+    """The spans of both traces, matched by their place in the tree, in display order.
+
+    Each matched span also gets its own change: its change less its children's (a new
+    child adds its time, a missing one takes its time off), which says where time went.
+    """
     old, new = _keyed(before), _keyed(after)
-    changes = []
+    changes: dict[Key, SpanChange] = {}
     for key, (node, depth) in new.items():
         match = old.get(key)
-        changes.append(
-            SpanChange(
-                service=node.span.service,
-                shape=span_shape(node.span),
-                depth=depth,
-                before=None if match is None else match[0].span.duration,
-                after=node.span.duration,
-                in_before=match is not None,
-                in_after=True,
-            )
+        changes[key] = SpanChange(
+            service=node.span.service,
+            shape=span_shape(node),
+            depth=depth,
+            before=None if match is None else match[0].span.duration,
+            after=node.span.duration,
+            in_before=match is not None,
+            in_after=True,
         )
     for key, (node, depth) in old.items():
         if key not in new:
             # Shown after the spans of the second trace, at the depth it had.
-            changes.append(
-                SpanChange(node.span.service, span_shape(node.span), depth, None, None, True, False)
+            changes[key] = SpanChange(
+                node.span.service, span_shape(node), depth, node.span.duration, None, True, False
             )
-            changes[-1].before = node.span.duration
-    return changes
+    children_change: dict[Key, float] = {}
+    for key, change in changes.items():
+        if len(key) > 1:
+            delta = (change.after or 0.0) - (change.before or 0.0)
+            children_change[key[:-1]] = children_change.get(key[:-1], 0.0) + delta
+    for key, change in changes.items():
+        if change.before is not None and change.after is not None:
+            change.own_change = change.after - change.before - children_change.get(key, 0.0)
+    return list(changes.values())
 
 
 def _delta(before: float | None, after: float | None) -> str:
@@ -146,10 +163,7 @@ def render_trace_diff(before: Trace, after: Trace) -> str:
     changes = compare_traces(before, after)
     new = sum(c.status == "new" for c in changes)
     missing = sum(c.status == "missing" for c in changes)
-    slower = sorted(
-        (c for c in changes if c.status == "slower"),
-        key=lambda c: -((c.after or 0.0) - (c.before or 0.0)),
-    )
+    slower = [c for c in changes if c.status == "slower"]
     lines = [
         f"A  trace {clean(before.trace_id)}  total {format_ms(before.duration)}  "
         f"{before.span_count} spans",
@@ -161,10 +175,11 @@ def render_trace_diff(before: Trace, after: Trace) -> str:
     else:
         lines.append("same shape")
     if slower:
-        worst = slower[0]
+        # Where the time went: the span whose own time (not its children's) grew most.
+        worst = max(slower, key=lambda c: c.own_change or 0.0)
         lines.append(
-            f"{len(slower)} span(s) slower in B; most: {clean(worst.service)} "
-            f"{clean(worst.shape)} {_delta(worst.before, worst.after)}"
+            f"{len(slower)} span(s) slower in B; the time went to {clean(worst.service)} "
+            f"{clean(worst.shape)}: {(worst.own_change or 0.0) * 1000:+,.1f} ms of its own"
         )
     lines.append("")
     rows = [
@@ -193,34 +208,54 @@ def _table(header: tuple[str, ...], rows: list[list[str]], right: set[int]) -> I
 
 
 class CallStats:
-    """Per caller service and call target: durations and failures of the call hops."""
+    """Per caller service and call target: durations and failures of the call hops.
+
+    The target is the service whose request names the call as parent, when one does (a
+    small record per call is kept until the end for that), else the host.
+    """
 
     def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], RouteStats] = {}
+        self._calls: dict[str, tuple[str, str | None, str | None, float, bool]] = {}
+        self._callees: dict[str, str] = {}
 
     def add_all(self, events: Iterable[Event]) -> None:
-        """Fold the call events in."""
+        """Fold the call events in, and note which service each call reached."""
         for event in events:
-            if event["event_des"] != "call":
+            kind = event["event_des"]
+            if kind == "start":
+                parent = event.get("parent_id")
+                if parent is not None:
+                    self._callees[parent] = event["service"]
+                continue
+            if kind != "call":
                 continue
             msg: dict[str, Any] = event["msg_dict"]
             duration = number(msg.get("cost_time"))
             if duration is None:
                 continue
-            target = "call " + _call_target(text(msg.get("method")), text(msg.get("url")))
-            key = (event["service"], target)
-            row = self.routes.get(key)
-            if row is None:
-                row = self.routes[key] = RouteStats(key[0], key[1], array("d"))
-            row.durations.append(duration)
             status = integer(msg.get("status_code"))
-            row.errors += msg.get("error") is not None or (status is not None and status >= 500)
+            failed = msg.get("error") is not None or (status is not None and status >= 500)
+            self._calls[event["span_id"]] = (
+                event["service"],
+                text(msg.get("method")),
+                text(msg.get("url")),
+                duration,
+                failed,
+            )
 
     def rows(self) -> list[RouteStats]:
         """The rows with their durations sorted, for the percentiles."""
-        for row in self.routes.values():
+        routes: dict[tuple[str, str], RouteStats] = {}
+        for span_id, (service, method, url, duration, failed) in self._calls.items():
+            target = "call " + call_target(method, url, self._callees.get(span_id))
+            row = routes.get((service, target))
+            if row is None:
+                row = routes[(service, target)] = RouteStats(service, target, array("d"))
+            row.durations.append(duration)
+            row.errors += failed
+        for row in routes.values():
             row.durations = array("d", sorted(row.durations))
-        return list(self.routes.values())
+        return list(routes.values())
 
 
 class LogSet:

@@ -204,6 +204,9 @@ class Doctor:
         route_roots: dict[tuple[str, str], int] = {}
         by_call: dict[tuple[str, str, str, str, str], list[tuple[_Request, _Call]]] = {}
         by_caller: dict[tuple[str, str, str, str], list[_Request]] = {}
+        # How often each candidate was the innermost request in flight: the likelier
+        # caller when several enclose the same requests (the caller's own caller does too).
+        innermost: dict[tuple[str, str, str, str], int] = {}
         for request in self.requests.values():
             if request.parent_id is not None or request.id_source not in (None, "generated"):
                 continue
@@ -212,15 +215,19 @@ class Doctor:
             route_key = (request.service, request.route)
             route_roots[route_key] = route_roots.get(route_key, 0) + 1
             call = _enclosing(calls, call_starts, request)
+            in_flight = list(_in_flight(busy, busy_starts, request))
+            if in_flight and call is not None and _start(in_flight[0]) > _start(call):
+                call = None  # a request began inside that call and encloses this one
             if call is not None and not call.propagated:
                 continue
             if call is not None:
                 key = (request.service, request.route, call.service, self._caller_route(call))
                 by_call.setdefault((*key, call.method), []).append((request, call))
                 continue
-            for other in _in_flight(busy, busy_starts, request):
+            for depth, other in enumerate(in_flight):
                 key = (request.service, request.route, other.service, other.route)
                 by_caller.setdefault(key, []).append(request)
+                innermost[key] = innermost.get(key, 0) + (depth == 0)
         explained: set[int] = set()
         lost: list[Finding] = []
         for (service, route, caller, caller_route, _method), pairs in by_call.items():
@@ -246,12 +253,13 @@ class Doctor:
                 )
             )
         untraced: list[Finding] = []
-        best: dict[tuple[str, str], tuple[int, tuple[str, str, str, str], list[_Request]]] = {}
+        best: dict[tuple[str, str], tuple[int, int, tuple[str, str, str, str], list[_Request]]] = {}
         for key, requests in by_caller.items():
             route_key = key[:2]
-            if len(requests) > best.get(route_key, (0,))[0]:
-                best[route_key] = (len(requests), key, requests)
-        for route_key, (count, key, requests) in best.items():
+            score = (len(requests), innermost[key])
+            if route_key not in best or score > best[route_key][:2]:
+                best[route_key] = (*score, key, requests)
+        for route_key, (count, _inner, key, requests) in best.items():
             if count < MIN_REPEATS or count < MIN_SHARE * route_roots[route_key]:
                 continue
             service, route, caller, caller_route = key
