@@ -294,6 +294,20 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"{PROG}: warning: {message}\n")
 
 
+def _check_writable(path: str) -> None:
+    """Fail before reading the logs when the output file clearly cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    problem = None
+    if os.path.isdir(path):
+        problem = "it is a folder"
+    elif not os.path.isdir(folder):
+        problem = f"no folder {clean(folder)}"
+    elif not os.access(path if os.path.exists(path) else folder, os.W_OK):
+        problem = "permission denied"
+    if problem is not None:
+        raise UserError(f"cannot write {clean(path)}: {problem}")
+
+
 def _write(path: str, text: str) -> None:
     """Write the output file; lone surrogates from the logs become visible escapes."""
     try:
@@ -307,6 +321,8 @@ def _show(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
     wanted = args.trace_id.strip()
     if not wanted:
         raise UserError("give a trace id or a prefix of one")
+    if args.output is not None:
+        _check_writable(args.output)
     output_format = _output_format(args)
     ((trace_id, events),) = _select(_events(args.inputs, counts, wanted.encode("utf-8")), [wanted])
     trace = make_trace(trace_id, build_tree(events))

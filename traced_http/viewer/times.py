@@ -88,6 +88,8 @@ def format_ms(seconds: float | None) -> str:
     if seconds is None:
         return "?"
     ms = seconds * 1000.0
+    if not math.isfinite(ms):
+        return "?"
     if ms < 10:
         return f"{ms:.2f} ms"
     if ms < 1000:
