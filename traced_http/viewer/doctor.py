@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,30 +42,61 @@ MIN_SHARE = 0.5
 MIN_SKEW = 0.005
 
 
-@dataclass
 class _Request:
-    trace_id: str
-    span_id: str
-    parent_id: str | None = None
-    service: str = "?"
-    route: str = "?"
-    id_source: str | None = None
-    start: float | None = None
-    end: float | None = None
+    """An inbound request, from its start and end (slots: there is one per request)."""
+
+    __slots__ = (
+        "end",
+        "id_source",
+        "parent_id",
+        "route",
+        "service",
+        "span_id",
+        "start",
+        "trace_id",
+    )
+
+    def __init__(self, trace_id: str, span_id: str) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_id: str | None = None
+        self.service = "?"
+        self.route = "?"
+        self.id_source: str | None = None
+        self.start: float | None = None
+        self.end: float | None = None
 
 
-@dataclass
 class _Call:
-    trace_id: str
-    span_id: str
-    parent_id: str | None
-    service: str
-    method: str
-    url: str
-    start: float | None
-    end: float | None
-    answered: bool
-    propagated: bool
+    """An outbound call hop (slots: there is one per call)."""
+
+    __slots__ = (
+        "answered",
+        "end",
+        "parent_id",
+        "propagated",
+        "route",
+        "service",
+        "span_id",
+        "start",
+        "target",
+        "trace_id",
+    )
+
+    def __init__(self, event: Event, msg: dict[str, Any]) -> None:
+        self.trace_id: str = sys.intern(event["traceid"])  # shared with its requests
+        self.span_id: str = event["span_id"]
+        self.parent_id: str | None = event.get("parent_id")
+        self.service: str = sys.intern(event["service"])
+        url = text(msg.get("url")) or "?"
+        # Interned: a few distinct values shared by many calls.
+        self.target = sys.intern(_target(url))
+        self.route = sys.intern(route_of({"method": msg.get("method"), "url": url}))
+        self.start = number(msg.get("start_time"))
+        cost = number(msg.get("cost_time"))
+        self.end = None if self.start is None or cost is None else self.start + cost
+        self.answered = integer(msg.get("status_code")) is not None and msg.get("error") is None
+        self.propagated = msg.get("propagated") is not False
 
 
 @dataclass
@@ -110,12 +142,13 @@ class Doctor:
             key = (event["traceid"], event["span_id"])
             request = self.requests.get(key)
             if request is None:
-                request = self.requests[key] = _Request(key[0], key[1])
+                key = (sys.intern(key[0]), key[1])
+                request = self.requests[key] = _Request(*key)
             request.parent_id = request.parent_id or event.get("parent_id")
-            request.service = event["service"]
-            self.services.add(event["service"])
+            request.service = sys.intern(event["service"])
+            self.services.add(request.service)
             if kind == "start":
-                request.route = route_of(msg)
+                request.route = sys.intern(route_of(msg))
                 request.id_source = text(msg.get("id_source"))
                 request.start = number(msg.get("start_time"))
             else:
@@ -127,23 +160,8 @@ class Doctor:
                     request.start = request.end - cost
 
     def _add_call(self, event: Event, msg: dict[str, Any]) -> None:
-        start = number(msg.get("start_time"))
-        cost = number(msg.get("cost_time"))
         self.services.add(event["service"])
-        self.calls.append(
-            _Call(
-                trace_id=event["traceid"],
-                span_id=event["span_id"],
-                parent_id=event.get("parent_id"),
-                service=event["service"],
-                method=text(msg.get("method")) or "?",
-                url=text(msg.get("url")) or "?",
-                start=start,
-                end=None if start is None or cost is None else start + cost,
-                answered=integer(msg.get("status_code")) is not None and msg.get("error") is None,
-                propagated=msg.get("propagated") is not False,
-            )
-        )
+        self.calls.append(_Call(event, msg))
 
     def _caller_route(self, call: _Call) -> str:
         request = self.requests.get((call.trace_id, call.parent_id or ""))
@@ -222,7 +240,7 @@ class Doctor:
                 continue
             if call is not None:
                 key = (request.service, request.route, call.service, self._caller_route(call))
-                by_call.setdefault((*key, call.method), []).append((request, call))
+                by_call.setdefault((*key, call.route), []).append((request, call))
                 continue
             for depth, other in enumerate(in_flight):
                 key = (request.service, request.route, other.service, other.route)
@@ -241,7 +259,7 @@ class Doctor:
                     message=(
                         f"{service} {route} arrives with no trace context, though "
                         f"{caller} {caller_route} calls it with one "
-                        f"(call {call.method} {call.url})"
+                        f"(call {call.route} on {call.target})"
                     ),
                     hint=(
                         f"{service} does not read the trace headers (is Tracing(app) set up, "
@@ -287,7 +305,7 @@ class Doctor:
     def _unmatched(self, calls: list[_Call]) -> list[Finding]:
         groups: dict[tuple[str, str, str], list[_Call]] = {}
         for call in calls:
-            key = (call.service, self._caller_route(call), _target(call.url))
+            key = (call.service, self._caller_route(call), call.target)
             groups.setdefault(key, []).append(call)
         return _by_count(
             Finding(
@@ -311,7 +329,7 @@ class Doctor:
     def _withheld(self, calls: list[_Call]) -> list[Finding]:
         groups: dict[tuple[str, str, str], list[_Call]] = {}
         for call in calls:
-            key = (call.service, self._caller_route(call), _target(call.url))
+            key = (call.service, self._caller_route(call), call.target)
             groups.setdefault(key, []).append(call)
         return _by_count(
             Finding(
