@@ -73,8 +73,8 @@ def test_two_traces_side_by_side(
     stock = changes[("inventory", "GET /stock/{id}")]
     assert stock.status == "slower"
     assert stock.after is not None and stock.before is not None
-    assert stock.after - stock.before >= SLOW * 0.9
-    assert stock.own_change is not None and stock.own_change >= SLOW * 0.9
+    assert stock.after - stock.before >= SLOW / 2
+    assert stock.own_change is not None and stock.own_change >= SLOW / 2
     orders = changes[("orders", "GET /orders/{id}")]
     assert orders.own_change is not None and orders.own_change < SLOW / 2
 
@@ -114,7 +114,7 @@ def test_two_sets_of_logs_sorted_by_impact(
         assert change.before is not None and change.after is not None
         p50_before, p50_after = change.before.percentile(0.5), change.after.percentile(0.5)
         assert p50_before is not None and p50_after is not None
-        assert p50_after - p50_before >= SLOW * 0.9
+        assert p50_after - p50_before >= SLOW / 2
     rest = {(c.service, c.route): c for c in changes[len(CHAIN) :]}
     assert rest[("billing", "POST /charge")].after is None
     assert rest[("inventory", "POST /reserve/{id}")].before is None
