@@ -115,7 +115,22 @@ def test_withheld_calls_and_changed_ids(tmp_path: Path) -> None:
 
 def test_one_request_without_context_is_not_a_pattern() -> None:
     c = Chain()
-    c.request("gateway", "GET", "/slow", trace="a" * 32, start=0.0, duration=5.0)
+    root = c.request("gateway", "GET", "/slow", trace="a" * 32, start=0.0, duration=5.0)
+    c.call(  # an outside API, answered, whose server is not traced
+        "gateway",
+        "GET",
+        "http://api.example/rates",
+        trace="a" * 32,
+        parent=root,
+        start=0.5,
+        duration=4.0,
+    )
     for n in range(4):  # clients of inventory, only one of them during gateway's request
         c.request("inventory", "GET", "/stock/1", trace=f"{n}" * 32, start=n * 4.0, duration=0.1)
-    assert findings_of(c.events) == []
+    (finding,) = findings_of(c.events)
+    assert (finding.kind, finding.service, finding.route) == (
+        "no downstream start",
+        "gateway",
+        "GET /slow",
+    )
+    assert "calls api.example and gets answers" in finding.message

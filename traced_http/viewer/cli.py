@@ -364,7 +364,7 @@ def _doctor(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
 
 def _is_logs(argument: str) -> bool:
     """Whether a `diff` argument names log files rather than a trace id."""
-    if argument == "-" or os.path.isfile(os.path.expanduser(argument)):
+    if os.path.isfile(os.path.expanduser(argument)):
         return True
     return glob.has_magic(argument) and bool(glob.glob(os.path.expanduser(argument)))
 
@@ -378,7 +378,10 @@ def _diff(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
         )
     if a_logs:
         if args.inputs != ["-"]:
-            raise UserError("comparing two sets of logs: give only A and B")
+            raise UserError(
+                "comparing two sets of logs takes two arguments: quote globs "
+                "('before/*.log') so that the shell does not expand them"
+            )
         sets = []
         for argument in (args.a, args.b):
             log_set, set_counts = LogSet(), ReadCounts()

@@ -177,6 +177,7 @@ class Doctor:
         withheld: list[_Call] = []
         changed: list[tuple[_Call, _Request]] = []
         offsets: dict[tuple[str, str], list[tuple[float, bool, _Call, _Request]]] = {}
+        answering: dict[str, set[str]] = {}  # host -> the services seen answering there
         for call in self.calls:
             downstream = by_parent.get(call.span_id, [])
             if not call.propagated:
@@ -187,6 +188,7 @@ class Doctor:
                     unmatched.append(call)
                 continue
             for request in downstream:
+                answering.setdefault(call.target, set()).add(request.service)
                 if request.trace_id != call.trace_id:
                     changed.append((call, request))
             if len(downstream) == 1:  # with retries, which attempt is which is not known
@@ -194,7 +196,7 @@ class Doctor:
                 if sample is not None:
                     pair = (call.service, downstream[0].service)
                     offsets.setdefault(pair, []).append((*sample, call, downstream[0]))
-        lost, untraced, explained = self._no_context(unmatched, withheld)
+        lost, untraced, explained = self._no_context(unmatched, withheld, answering)
         results = [
             *lost,
             *self._unmatched([c for c in unmatched if id(c) not in explained]),
@@ -206,11 +208,14 @@ class Doctor:
         return results
 
     def _no_context(
-        self, unmatched: list[_Call], withheld: list[_Call]
+        self, unmatched: list[_Call], withheld: list[_Call], answering: dict[str, set[str]]
     ) -> tuple[list[Finding], list[Finding], set[int]]:
         """Requests with no trace context: lost on an answered call, or an untraced client.
 
-        A request that a withheld call explains is already reported with that call.
+        A call explains such a request when it encloses it in time, its host is not known
+        to be another service's, and either its path has the request's shape or the pair
+        repeats (as for an untraced client). A request that a withheld call explains is
+        already reported with that call.
         """
         calls = sorted((c for c in [*unmatched, *withheld] if c.start is not None), key=_start)
         call_starts = [c.start for c in calls]
@@ -236,6 +241,10 @@ class Doctor:
             in_flight = list(_in_flight(busy, busy_starts, request))
             if in_flight and call is not None and _start(in_flight[0]) > _start(call):
                 call = None  # a request began inside that call and encloses this one
+            if call is not None and request.service not in answering.get(
+                call.target, {request.service}
+            ):
+                call = None  # that host is another service's
             if call is not None and not call.propagated:
                 continue
             if call is not None:
@@ -248,8 +257,15 @@ class Doctor:
                 innermost[key] = innermost.get(key, 0) + (depth == 0)
         explained: set[int] = set()
         lost: list[Finding] = []
-        for (service, route, caller, caller_route, _method), pairs in by_call.items():
+        for (service, route, caller, caller_route, call_route), pairs in by_call.items():
             request, call = pairs[0]
+            same_shape = call_route == route
+            repeated = (
+                len(pairs) >= MIN_REPEATS
+                and len(pairs) >= MIN_SHARE * route_roots[(service, route)]
+            )
+            if not (same_shape or repeated):
+                continue  # one request during one call: a coincidence, as far as we know
             explained.update(id(c) for _, c in pairs)
             lost.append(
                 Finding(
