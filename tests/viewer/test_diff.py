@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from real_chain_logs import Event, Faults, run_chain, write_per_service
+from viewer_logs import Chain
 
 from traced_http.viewer.diff import LogSet, compare_logs, compare_traces
 from traced_http.viewer.trace import Trace, make_trace
@@ -137,3 +138,27 @@ def test_mixing_a_trace_id_and_a_log_file_is_refused(tmp_path: Path) -> None:
     result = diff(str(log), "4bf9", str(log))
     assert result.returncode == 1
     assert "give two trace ids" in result.stderr and "not one of each" in result.stderr
+
+
+def test_very_deep_traces_compare() -> None:
+    """A place in the tree is a number, not the path from the root: depth costs nothing."""
+    depth = 5_000
+    traces = []
+    for trace_id, extra in (("a" * 32, 0.0), ("b" * 32, 0.5)):
+        c = Chain()
+        parent = None
+        for level in range(depth):
+            took = 1.0 + (extra if level == depth - 1 else 0.0)
+            parent = c.request(
+                "svc",
+                "GET",
+                f"/level/{level}",
+                trace=trace_id,
+                parent=parent,
+                start=0,
+                duration=took,
+            )
+        traces.append(make_trace(trace_id, build_tree(c.events)))
+    changes = compare_traces(*traces)
+    assert len(changes) == depth
+    assert [c.status for c in changes].count("slower") == 1 and changes[-1].status == "slower"

@@ -62,28 +62,26 @@ def call_target(method: str | None, url: str | None, callee: str | None) -> str:
     return f"{verb} {callee or host}{shape}"
 
 
-Key = tuple[tuple[str, str, int], ...]
+# A span's place: (its parent's place, service, shape, rank among same-shaped siblings),
+# numbered through a table shared by both traces, so a key stays small however deep.
+Place = tuple[int, str, str, int]
 
 
-def _keyed(trace: Trace) -> dict[Key, tuple[SpanNode, int]]:
-    """Every span of the trace under its tree key, with its depth, in display order."""
-    keyed: dict[Key, tuple[SpanNode, int]] = {}
-    stack: list[tuple[SpanNode, Key, int]] = []
-    seen: dict[tuple[Key, str, str], int] = {}
-    for root in reversed(trace.roots):
-        stack.append((root, (), 0))
-    ordered: list[tuple[SpanNode, Key, int]] = []
+def _keyed(trace: Trace, places: dict[Place, int]) -> dict[int, tuple[SpanNode, str, int, int]]:
+    """Every span of the trace under its place number: the span, its shape, its depth and
+    its parent's place."""
+    keyed: dict[int, tuple[SpanNode, str, int, int]] = {}
+    seen: dict[tuple[int, str, str], int] = {}
+    stack: list[tuple[SpanNode, int, int]] = [(root, -1, 0) for root in reversed(trace.roots)]
     while stack:
-        node, parent_key, depth = stack.pop()
+        node, parent, depth = stack.pop()
         service, shape = node.span.service, span_shape(node)
-        rank = seen.get((parent_key, service, shape), 0)
-        seen[(parent_key, service, shape)] = rank + 1
-        key: Key = (*parent_key, (service, shape, rank))
-        ordered.append((node, key, depth))
+        rank = seen.get((parent, service, shape), 0)
+        seen[(parent, service, shape)] = rank + 1
+        place = places.setdefault((parent, service, shape, rank), len(places))
+        keyed[place] = (node, shape, depth, parent)
         for child in reversed(node.children):
-            stack.append((child, key, depth + 1))
-    for node, key, depth in ordered:
-        keyed[key] = (node, depth)
+            stack.append((child, place, depth + 1))
     return keyed
 
 
@@ -121,33 +119,37 @@ def compare_traces(before: Trace, after: Trace) -> list[SpanChange]:
     Each matched span also gets its own change: its change less its children's (a new
     child adds its time, a missing one takes its time off), which says where time went.
     """
-    old, new = _keyed(before), _keyed(after)
-    changes: dict[Key, SpanChange] = {}
-    for key, (node, depth) in new.items():
-        match = old.get(key)
-        changes[key] = SpanChange(
+    places: dict[Place, int] = {}
+    old, new = _keyed(before, places), _keyed(after, places)
+    changes: dict[int, SpanChange] = {}
+    parents: dict[int, int] = {}
+    for place, (node, shape, depth, parent) in new.items():
+        match = old.get(place)
+        parents[place] = parent
+        changes[place] = SpanChange(
             service=node.span.service,
-            shape=span_shape(node),
+            shape=shape,
             depth=depth,
             before=None if match is None else match[0].span.duration,
             after=node.span.duration,
             in_before=match is not None,
             in_after=True,
         )
-    for key, (node, depth) in old.items():
-        if key not in new:
+    for place, (node, shape, depth, parent) in old.items():
+        if place not in new:
             # Shown after the spans of the second trace, at the depth it had.
-            changes[key] = SpanChange(
-                node.span.service, span_shape(node), depth, node.span.duration, None, True, False
+            parents[place] = parent
+            changes[place] = SpanChange(
+                node.span.service, shape, depth, node.span.duration, None, True, False
             )
-    children_change: dict[Key, float] = {}
-    for key, change in changes.items():
-        if len(key) > 1:
-            delta = (change.after or 0.0) - (change.before or 0.0)
-            children_change[key[:-1]] = children_change.get(key[:-1], 0.0) + delta
-    for key, change in changes.items():
+    children_change: dict[int, float] = {}
+    for place, change in changes.items():
+        delta = (change.after or 0.0) - (change.before or 0.0)
+        parent = parents[place]
+        children_change[parent] = children_change.get(parent, 0.0) + delta
+    for place, change in changes.items():
         if change.before is not None and change.after is not None:
-            change.own_change = change.after - change.before - children_change.get(key, 0.0)
+            change.own_change = change.after - change.before - children_change.get(place, 0.0)
     return list(changes.values())
 
 
