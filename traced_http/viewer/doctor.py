@@ -305,7 +305,7 @@ class Doctor:
                     message=(
                         f"{service} {route} arrives with no trace context {count} of "
                         f"{route_roots[route_key]} times while {caller} {caller_route} "
-                        "is in progress, and no call of the trace reached it"
+                        "is in progress, and no traced call was made to it"
                     ),
                     hint=(
                         f"{caller} probably calls {service} with a client that is not "
