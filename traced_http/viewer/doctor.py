@@ -96,7 +96,10 @@ class _Call:
         cost = number(msg.get("cost_time"))
         self.end = None if self.start is None or cost is None else self.start + cost
         self.answered = integer(msg.get("status_code")) is not None and msg.get("error") is None
-        self.propagated = msg.get("propagated") is not False
+        # Written in the call's message; also accepted beside it, at the top of the event.
+        self.propagated = (
+            msg.get("propagated") is not False and event.get("propagated") is not False
+        )
 
 
 @dataclass
