@@ -51,6 +51,9 @@ def test_planted_faults_are_each_found_once(make_app: Callable[..., Flask], tmp_
     untraced = found["untraced client"]  # orders calls inventory with plain requests
     assert (untraced.service, untraced.route, untraced.count) == ("orders", "GET /orders/{id}", 3)
     assert untraced.message.startswith("inventory GET /stock/{id} arrives with no trace context")
+    caller_trace, lone_trace = untraced.examples  # the caller's trace, then the lone request's
+    assert {e["service"] for e in events if e["traceid"] == caller_trace} >= {"orders"}
+    assert {e["service"] for e in events if e["traceid"] == lone_trace} == {"inventory"}
 
     skew = found["clocks disagree"]  # billing's clock is 2 s ahead
     assert (skew.service, skew.route, skew.count) == ("billing", "POST /charge", 3)

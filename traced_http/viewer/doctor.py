@@ -229,7 +229,8 @@ class Doctor:
         busy_starts = [r.start for r in busy]
         route_roots: dict[tuple[str, str], int] = {}
         by_call: dict[tuple[str, str, str, str, str], list[tuple[_Request, _Call]]] = {}
-        by_caller: dict[tuple[str, str, str, str], list[_Request]] = {}
+        # (request without context, the request in flight around it)
+        by_caller: dict[tuple[str, str, str, str], list[tuple[_Request, _Request]]] = {}
         # How often each candidate was the innermost request in flight: the likelier
         # caller when several enclose the same requests (the caller's own caller does too).
         innermost: dict[tuple[str, str, str, str], int] = {}
@@ -256,7 +257,7 @@ class Doctor:
                 continue
             for depth, other in enumerate(in_flight):
                 key = (request.service, request.route, other.service, other.route)
-                by_caller.setdefault(key, []).append(request)
+                by_caller.setdefault(key, []).append((request, other))
                 innermost[key] = innermost.get(key, 0) + (depth == 0)
         explained: set[int] = set()
         lost: list[Finding] = []
@@ -290,7 +291,10 @@ class Doctor:
                 )
             )
         untraced: list[Finding] = []
-        best: dict[tuple[str, str], tuple[int, int, tuple[str, str, str, str], list[_Request]]] = {}
+        best: dict[
+            tuple[str, str],
+            tuple[int, int, tuple[str, str, str, str], list[tuple[_Request, _Request]]],
+        ] = {}
         for key, requests in by_caller.items():
             route_key = key[:2]
             score = (len(requests), innermost[key])
@@ -316,7 +320,8 @@ class Doctor:
                         "TracedSession, or mount traced.TracingAdapter on that session"
                     ),
                     count=count,
-                    example=requests[0].trace_id,
+                    example=requests[0][1].trace_id,
+                    examples=[requests[0][1].trace_id, requests[0][0].trace_id],
                 )
             )
         return _by_count(lost), _by_count(untraced), explained
