@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import pytest
+from flask import Flask
 from viewer_logs import FAILED_TRACE, JOB_TRACE, TRACE, Chain, write_log
 
-from traced_http.viewer.cli import main
+from traced_http.viewer.cli import _parser, main
 
 Run = tuple[int, str, str]
 
@@ -230,3 +234,162 @@ def test_colour_only_on_a_terminal_and_when_allowed(
         monkeypatch.setattr("sys.stdout", terminal)
         assert main([*command, *options, *map(str, logs)]) == 0
         assert ("\x1b[" in terminal.getvalue()) is coloured
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "traced_http", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_version() -> None:
+    from traced_http import __version__
+
+    result = cli("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"traced-http {__version__}")
+
+
+def test_help_has_examples_and_every_option_is_explained() -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    assert "examples:" in result.stdout
+    assert "traced-http show 4bf9 -o trace.html logs/*.log" in result.stdout
+    for command in ("list", "show", "stats", "doctor", "diff"):
+        assert cli(command, "--help").returncode == 0
+    parser = _parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+@pytest.mark.parametrize("value", ["150ms", "0.15s", "150"])
+def test_slower_than_takes_units(run: Runner, value: str) -> None:
+    _, out, _ = run("list", "--slower-than", value)
+    assert ids(out) == [TRACE, JOB_TRACE]  # 200 ms and 1 s; not the 30 ms one
+
+
+def test_slower_than_without_a_duration_is_a_usage_error(logs: list[Path]) -> None:
+    result = cli("list", "--slower-than", "fast", *map(str, logs))
+    assert result.returncode == 2 and "not a duration: 'fast'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "kind", "warning"),
+    [
+        ("trace.html", [], "html", ""),
+        ("trace.HTM", [], "html", ""),
+        ("trace.json", [], "json", ""),
+        ("trace.txt", [], "text", ""),
+        ("trace.out", [], "text", "warning: writing text to "),
+        ("trace.html", ["--format", "json"], "json", "whose name says html"),
+    ],
+)
+def test_output_format_follows_the_file_name(
+    logs: list[Path], tmp_path: Path, name: str, options: list[str], kind: str, warning: str
+) -> None:
+    target = tmp_path / name
+    result = cli("show", TRACE[:8], "-o", str(target), *options, *map(str, logs))
+    assert result.returncode == 0 and result.stdout == ""
+    assert (warning in result.stderr) if warning else result.stderr == ""
+    written = target.read_text(encoding="utf-8")
+    if kind == "html":
+        assert written.startswith("<!DOCTYPE html>")
+    elif kind == "json":
+        assert json.loads(written)["trace_id"] == TRACE
+    else:
+        assert written.startswith(f"trace {TRACE}")
+
+
+@pytest.mark.parametrize("where", ["missing/dir/trace.html", "."])
+def test_unwritable_output_is_one_line(logs: list[Path], tmp_path: Path, where: str) -> None:
+    target = tmp_path / where
+    result = cli("show", TRACE[:8], "-o", str(target), *map(str, logs))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"traced-http: cannot write {target}: ")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_ambiguous_prefix_names_two_of_the_ids(tmp_path: Path) -> None:
+    c = Chain()
+    for n in range(3):
+        c.request("a", "GET", f"/{n}", trace=f"abc{n}" + "0" * 28, start=n, duration=0.1)
+    result = cli("show", "abc", str(write_log(tmp_path / "a.log", c.lines())))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"traced-http: abc matches several traces (abc0{'0' * 28}, abc1{'0' * 28}, ...): "
+        "give more of the id\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["list", "stats", "doctor"])
+def test_input_without_events_is_an_error_naming_the_file(tmp_path: Path, command: str) -> None:
+    path = write_log(tmp_path / "app.log", ["started", '{"level": "INFO", "message": "hi"}'])
+    result = cli(command, str(path))
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"traced-http: no traced-http events in {path} (2 lines read)" in result.stderr
+    assert '"traceid" and "event_des"' in result.stderr
+    result = cli(command, "-", stdin="plain text\n")
+    assert result.returncode == 1 and "no traced-http events in standard input" in result.stderr
+
+
+def test_events_logged_through_basic_config_are_read(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    """logging.basicConfig's format puts `INFO:traced_http:` before every event."""
+    path = tmp_path / "app.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    logger = logging.getLogger("traced_http")
+    logger.addHandler(handler)
+    try:
+        app = make_app("orders")
+        app.route("/hello")(lambda: "hi")
+        trace_id = app.test_client().get("/hello").headers["traceid"]
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert path.read_text(encoding="utf-8").startswith("INFO:traced_http:{")
+    result = cli("list", str(path))
+    assert result.returncode == 0, result.stderr
+    assert trace_id in result.stdout and "GET /hello" in result.stdout
+
+
+HOSTILE_PATH = "/x\ud800y\u009b[2J\u202etxt"
+
+
+@pytest.fixture
+def hostile_log(tmp_path: Path) -> Path:
+    """A trace whose path holds a lone surrogate, a C1 CSI and a bidi override."""
+    c = Chain()
+    c.request("gateway", "GET", HOSTILE_PATH, trace=TRACE, start=0, duration=0.1)
+    return write_log(tmp_path / "hostile.log", c.lines())  # json.dumps escapes all three
+
+
+@pytest.mark.parametrize("fmt", ["html", "json", "text"])
+def test_lone_surrogates_do_not_stop_writing_a_file(
+    hostile_log: Path, tmp_path: Path, fmt: str
+) -> None:
+    target = tmp_path / f"trace.{fmt}"
+    result = cli("show", TRACE, "--format", fmt, "-o", str(target), str(hostile_log))
+    assert (result.returncode, result.stderr) == (0, "")
+    written = target.read_text(encoding="utf-8")  # valid UTF-8
+    if fmt == "json":
+        assert json.loads(written)["roots"][0]["path"] == HOSTILE_PATH  # nothing lost
+    else:
+        assert "\\ud800" in written
+
+
+def test_json_on_a_terminal_escapes_control_and_bidi_characters(hostile_log: Path) -> None:
+    result = cli("show", TRACE, "--format", "json", str(hostile_log))
+    assert result.returncode == 0
+    for raw in ("\u009b", "\u202e", "\ud800", "\ufffd"):  # nor replaced by "?"
+        assert raw not in result.stdout
+    assert "\\u009b" in result.stdout and "\\u202e" in result.stdout
+    assert json.loads(result.stdout)["roots"][0]["path"] == HOSTILE_PATH

@@ -109,3 +109,35 @@ def test_lines_spanning_blocks_are_read_whole(
     matching, counts = read([str(path)], needle=TRACE.encode())
     assert matching == [e for e in chain.events if e["traceid"] == TRACE]
     assert counts.broken == 0
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "INFO:traced_http:",  # logging.basicConfig's format
+        "orders-1  | ",  # docker compose
+        "2026-06-02T07:31:26.757312345Z stdout F ",  # Kubernetes (CRI) container log
+        "Jun 02 07:31:26 host orders[4211]: ",  # journald / syslog
+        "[pid {4211}] ",  # a prefix holding braces of its own
+        "  ",
+    ],
+)
+def test_events_are_found_after_any_prefix(chain: Chain, tmp_path: Path, prefix: str) -> None:
+    path = write_log(tmp_path / "x.log", [prefix + line for line in chain.lines()])
+    events, counts = read([str(path)])
+    assert events == chain.events
+    assert (counts.not_events, counts.broken) == (0, 0)
+    matching, _ = read([str(path)], needle=TRACE.encode())
+    assert matching == [e for e in chain.events if e["traceid"] == TRACE]
+
+
+def test_prefixed_lines_that_hold_no_event_are_not_events(tmp_path: Path) -> None:
+    lines = [
+        "INFO:werkzeug:127.0.0.1 - - [02/Jun/2026] GET / 200",
+        "INFO:app:{'python': 'dict repr'}",
+        'orders-1  | {"cut": ',
+        "INFO:app:" + APP_LOG,
+        "x {" * 10_000,  # many braces: a bounded number of them are tried
+    ]
+    events, counts = read([str(write_log(tmp_path / "x.log", lines))])
+    assert events == [] and (counts.not_events, counts.broken) == (5, 0)

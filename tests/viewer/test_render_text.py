@@ -97,3 +97,27 @@ def test_root_cause_in_the_header_and_on_its_row() -> None:
     assert "POST /charge [root cause]" in rows[2]
     assert "POST /pay [failed downstream]" in rows[0]
     assert rows[1].endswith("gap 50.0 ms")  # the call took 200 ms, billing 150 ms
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "duration"),
+    [
+        (-1e308, 1e308, 1.0),  # finite times whose distance is not
+        (1.5e308, 1.5e308, 1e308),  # a start plus a duration past the largest float
+    ],
+)
+def test_times_far_apart_still_draw(first: float, second: float, duration: float) -> None:
+    c = Chain()
+    root = c.request("gateway", "GET", "/a", trace="t", start=0.0, duration=1.0)
+    c.request("orders", "GET", "/b", trace="t", start=0.0, duration=1.0, parent=root)
+    for event in c.events:
+        msg = event["msg_dict"]
+        start = first if event["span_id"] == root else second
+        msg["start_time"] = start
+        if event["event_des"] == "end":
+            msg["cost_time"] = duration if event["span_id"] == root else 1.0
+            msg["end_time"] = min(start + msg["cost_time"], 1e308)
+    text = render_trace(make_trace("t", build_tree(c.events)), Style(False))
+    rows = text.splitlines()[2:]
+    assert [row.split()[0] for row in rows] == ["gateway", "orders"]
+    assert all({"█", "░"} & set(row) for row in rows)  # every span has its bar

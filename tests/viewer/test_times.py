@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from traced_http.viewer.times import format_ms, parse_when
+from traced_http.viewer.times import axis_fraction, format_ms, parse_duration, parse_when
 
 NOW = 1_780_385_486.0  # 2026-06-02T07:31:26Z
 
@@ -39,3 +39,34 @@ def test_parse_when_rejects(text: str) -> None:
 )
 def test_format_ms(seconds: float | None, shown: str) -> None:
     assert format_ms(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("150", 0.150), ("150ms", 0.150), ("0.25s", 0.25), ("2 s", 2.0), ("1m", 60.0), ("1h", 3600.0)],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["fast", "-5ms", "10 parsecs", "", "nan"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("time", "start", "end", "fraction"),
+    [
+        (5.0, 0.0, 10.0, 0.5),
+        (-1.0, 0.0, 10.0, 0.0),
+        (11.0, 0.0, 10.0, 1.0),
+        (0.0, -1e308, 1e308, 0.5),  # the length overflows to inf when not halved
+        (1e308, -1e308, 1e308, 1.0),
+        (1.0, 1.0, 1.0, 0.0),  # an axis of no length
+    ],
+)
+def test_axis_fraction_is_always_a_number(
+    time: float, start: float, end: float, fraction: float
+) -> None:
+    assert axis_fraction(time, start, end) == pytest.approx(fraction)

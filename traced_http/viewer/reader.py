@@ -23,6 +23,8 @@ Event = dict[str, Any]
 BLOCK_SIZE = 1 << 20
 # A longer "line" is not a log record anyone wrote; dropping it bounds memory.
 MAX_LINE = 16 << 20
+# How many `{` of a line's prefix are tried as the start of the event object.
+MAX_PREFIX_TRIES = 4
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -161,9 +163,8 @@ def _parse(line: str, counts: ReadCounts) -> Event | None:
         line = line.strip()
         if not line:
             return None
-        if line[0] != "{":  # plain text, such as a werkzeug access line or a traceback
-            counts.not_events += 1
-            return None
+        if line[0] != "{":
+            return _parse_prefixed(line, counts)
     try:
         # raw_decode skips json.loads' whitespace handling: the hottest call of `list`.
         obj, end = _decode(line)
@@ -173,6 +174,33 @@ def _parse(line: str, counts: ReadCounts) -> Event | None:
     if end != len(line) and line[end:].strip():
         counts.broken += 1
         return None
+    return _checked(obj, counts)
+
+
+def _parse_prefixed(line: str, counts: ReadCounts) -> Event | None:
+    """The event after a prefix (`INFO:traced_http:`, `orders-1  | `, a journald stamp).
+
+    The object is the text from a `{` to the end of the line; the `{`s of the prefix are
+    tried left to right, at most `MAX_PREFIX_TRIES` of them, so the work stays linear. A
+    line with no object is plain text (an access line, a traceback) and not an event.
+    """
+    position = line.find("{")
+    for _ in range(MAX_PREFIX_TRIES):
+        if position < 0:
+            break
+        try:
+            obj, end = _decode(line, position)
+        except (ValueError, RecursionError):
+            obj, end = None, -1
+        if end == len(line) and type(obj) is dict:
+            return _checked(obj, counts)
+        position = line.find("{", position + 1)
+    counts.not_events += 1
+    return None
+
+
+def _checked(obj: Any, counts: ReadCounts) -> Event | None:
+    """Count and return `obj` when it is a usable event."""
     if type(obj) is not dict or "event_des" not in obj or obj.get("traceid") is None:
         # Not an event (an application's own record), or add_event outside any trace:
         # an event that belongs to no trace to show.

@@ -7,16 +7,21 @@ and every span keeps its raw events so nothing the logs said is lost.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from traced_http.viewer.reader import ReadCounts
+from traced_http.viewer.sanitize import clean_json
 from traced_http.viewer.spans import Annotation, Span
 from traced_http.viewer.trace import Trace
 from traced_http.viewer.tree import SpanNode
 
 
 def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000.0, 3)
+    if seconds is None:
+        return None
+    ms = seconds * 1000.0
+    return round(ms, 3) if math.isfinite(ms) else None
 
 
 def annotation_data(annotation: Annotation) -> dict[str, Any]:
@@ -87,5 +92,10 @@ def trace_data(trace: Trace, counts: ReadCounts | None = None) -> dict[str, Any]
 
 
 def render_json(trace: Trace, counts: ReadCounts | None = None) -> str:
-    """`trace_data` as indented JSON text."""
-    return json.dumps(trace_data(trace, counts), indent=2, ensure_ascii=False, default=str)
+    """`trace_data` as indented JSON text, safe to print on a terminal.
+
+    Control and bidi characters and lone surrogates from the logs are written as `\\u`
+    escapes: a terminal never sees them raw, and any UTF-8 writer can write the text.
+    """
+    text = json.dumps(trace_data(trace, counts), indent=2, ensure_ascii=False, default=str)
+    return clean_json(text)

@@ -14,7 +14,7 @@ from traced_http.viewer.analysis import Analysis, analyse, key_of
 from traced_http.viewer.sanitize import clean
 from traced_http.viewer.spans import Annotation
 from traced_http.viewer.style import Style
-from traced_http.viewer.times import format_ms, format_time
+from traced_http.viewer.times import axis_fraction, format_ms, format_time
 from traced_http.viewer.trace import Trace
 from traced_http.viewer.tree import SpanNode
 
@@ -155,12 +155,12 @@ def _rows(trace: Trace, analysis: Analysis) -> Iterator[_Row]:
             stack.append((items[position], own_prefix, below + ("   " if last else "│  ")))
 
 
-def _bar(row: _Row, start: float, length: float, width: int) -> str:
+def _bar(row: _Row, start: float, end: float, width: int) -> str:
     if row.bar_from is None:
         return ""
 
     def cell(time: float) -> float:
-        return (time - start) / length * width
+        return axis_fraction(time, start, end) * width
 
     first = min(width - 1, max(0, math.floor(cell(row.bar_from))))
     if row.instant:
@@ -182,7 +182,8 @@ def render_trace(trace: Trace, style: Style, columns: int = 120) -> str:
     fixed = service_w + label_w + status_w + duration_w + 8
     bar_w = max(MIN_BAR, min(MAX_BAR, columns - fixed))
     start = trace.start if trace.start is not None else 0.0
-    length = max((trace.end or start) - start, 1e-9)
+    end = trace.end if trace.end is not None else start
+    length = max(end - start, 1e-9)
 
     lines = [_header(trace, style, analysis)]
     left = "0 ms" if trace.start is not None else "?"
@@ -197,9 +198,7 @@ def render_trace(trace: Trace, style: Style, columns: int = 120) -> str:
     )
     for row in rows:
         lines.append(
-            _format_row(
-                row, style, (service_w, label_w, status_w, duration_w), start, length, bar_w
-            )
+            _format_row(row, style, (service_w, label_w, status_w, duration_w), start, end, bar_w)
         )
         if row.note:
             pad = " " * (service_w + 2)
@@ -220,7 +219,7 @@ def _format_row(
     style: Style,
     widths: tuple[int, int, int, int],
     start: float,
-    length: float,
+    end: float,
     bar_w: int,
 ) -> str:
     service_w, label_w, status_w, duration_w = widths
@@ -234,7 +233,7 @@ def _format_row(
     if has_mark:
         label_cell += style.paint(row.mark, "orphan" if row.mark == " [orphan]" else "error")
     label_pad = " " * (label_w - len(row.prefix) - len(label))
-    bar = _bar(row, start, length, bar_w)
+    bar = _bar(row, start, end, bar_w)
     bar_cell = style.paint(bar, "error") if row.failed else style.service(bar, row.service)
     return (
         f"{style.service(service, row.service)}{' ' * (service_w - len(service))}  "

@@ -19,6 +19,29 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+# The same characters as they can appear in JSON text, where C0 controls are already
+# escaped by `json.dumps`, plus lone surrogates (a `"\ud800"` escape in a log line), which
+# no UTF-8 writer can encode.
+_UNSAFE_IN_JSON = re.compile(
+    "[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def clean_json(text: str) -> str:
+    """Return JSON text with those characters written as `\\uXXXX` escapes.
+
+    Outside strings JSON text is ASCII, so this only rewrites string contents, and the
+    result decodes to exactly the same data.
+    """
+    if _UNSAFE_IN_JSON.search(text) is None:
+        return text
+    return _UNSAFE_IN_JSON.sub(_json_escape, text)
+
+
 def clean(text: str) -> str:
     """Return `text` with every control character shown as a visible escape."""
     if _UNSAFE.search(text) is None:

@@ -9,6 +9,7 @@ call, and each execution of the task a span like a request, with its time in the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,10 +76,11 @@ class Span:
 
     @property
     def end(self) -> float | None:
-        """When the span finished, if both its start and duration are known."""
+        """When the span finished, if both its start and duration are known (and finite)."""
         if self.start is None or self.duration is None:
             return None
-        return self.start + self.duration
+        end = self.start + self.duration
+        return end if math.isfinite(end) else None
 
     @property
     def failed(self) -> bool:

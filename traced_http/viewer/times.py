@@ -51,11 +51,45 @@ def parse_when(text: str, now: float | None = None) -> float:
     return parsed
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
+
+
+def parse_duration(text: str) -> float:
+    """Read a `--slower-than` value in seconds: `250ms`, `1.5s`, `2m`; a bare number is ms.
+
+    Raises ValueError with a message fit for the user when the value is not a duration.
+    """
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(
+            f"not a duration: {text!r} (use a number with a unit: 250ms, 1.5s, 2m; "
+            "a bare number is milliseconds)"
+        )
+    return float(match.group(1)) * _AGE_SECONDS[match.group(2) or "ms"]
+
+
+def axis_fraction(time: float, start: float, end: float) -> float:
+    """Where `time` falls on the axis from `start` to `end`, from 0.0 to 1.0.
+
+    Computed on halves, so that times far apart (a clock set to year 1 and one to year
+    9999, or worse) cannot overflow to infinity and give NaN: the result is always a number.
+    """
+    half_length = end * 0.5 - start * 0.5
+    if not half_length > 0.0:
+        return 0.0
+    fraction = (time * 0.5 - start * 0.5) / half_length
+    if math.isnan(fraction):
+        return 0.0
+    return min(1.0, max(0.0, fraction))
+
+
 def format_ms(seconds: float | None) -> str:
     """A duration in milliseconds, with the precision a reader can use."""
     if seconds is None:
         return "?"
     ms = seconds * 1000.0
+    if not math.isfinite(ms):
+        return "?"
     if ms < 10:
         return f"{ms:.2f} ms"
     if ms < 1000:
