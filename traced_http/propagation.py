@@ -7,6 +7,7 @@ with a valid ``traceparent``, and only the sampled (01) and random (02) flags tr
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple, Optional
@@ -23,6 +24,7 @@ __all__ = [
     "parse_traceparent",
     "parse_tracestate",
     "valid_plain_id",
+    "w3c_trace_id",
 ]
 
 DEFAULT_ID_HEADERS = ("traceparent", "traceid", "X-Request-ID", "X-Correlation-ID")
@@ -32,6 +34,7 @@ _OWS = " \t"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._~:+/=@-]{1,128}")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _W3C_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_DASHED_UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 # tracestate grammar (W3C Trace Context Level 1, section 3.3.1).
@@ -102,6 +105,24 @@ def parse_tracestate(value: str) -> Optional[str]:
 def is_w3c_trace_id(trace_id: str) -> bool:
     """True when ``trace_id`` can travel in a ``traceparent`` (32 lowercase hex, not zero)."""
     return trace_id != _ZERO_TRACE and _W3C_TRACE_ID.fullmatch(trace_id) is not None
+
+
+def w3c_trace_id(trace_id: str) -> str:
+    """The W3C trace-id that stands for ``trace_id`` in a ``traceparent`` or an OTLP span.
+
+    A valid W3C id is itself; a dashed UUID (``X-Request-ID``) loses its dashes and is
+    lowercased; any other plain id (``req-391``) becomes the first 16 bytes of its SHA-256,
+    as hex. Stable across processes and versions, so every service derives the same id;
+    never all zeros.
+    """
+    if is_w3c_trace_id(trace_id):
+        return trace_id
+    if _DASHED_UUID.fullmatch(trace_id):
+        undashed = trace_id.replace("-", "").lower()
+        if undashed != _ZERO_TRACE:
+            return undashed
+    derived = hashlib.sha256(trace_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return derived if derived != _ZERO_TRACE else "0" * 31 + "1"
 
 
 class Incoming(NamedTuple):
