@@ -137,34 +137,25 @@ class LiveExport(logging.Handler):
             exporter = self._factory(self.url)
         except Exception:
             _internal.exception("traced_http: the OTLP exporter for %s could not start", self.url)
-            self._stopping = True
             exporter = None
         from .spans import SpanAssembler
 
-        assembler = SpanAssembler()
-        batch: list[ReadableSpan] = []
-        last_export = time.monotonic()
+        self._assembler = SpanAssembler()
+        self._batch: list[ReadableSpan] = []
+        self._last_export = time.monotonic()
+        failing_since = -REPORT_EVERY
         while True:
             self._wake.wait(self.interval)
             self._wake.clear()
             with self._done:
                 wanted = self._flush_wanted
                 stopping = self._stopping
-            queue = self._queue
-            while queue:
-                span = assembler.add(queue.popleft())
-                if span is not None:
-                    batch.append(span)
-                    if len(batch) >= self.batch_size:
-                        self._export(exporter, batch)
-                        batch = []
-                        last_export = time.monotonic()
-            if batch and (wanted or stopping or time.monotonic() - last_export >= self.interval):
-                self._export(exporter, batch)
-                batch = []
-                last_export = time.monotonic()
-            self._unfinished = assembler.dropped
-            self._report()
+            try:
+                self._pass(exporter, bool(wanted > self._flushed or stopping))
+            except Exception:  # the worker must outlive any bad event or exporter bug
+                if time.monotonic() - failing_since >= REPORT_EVERY:
+                    failing_since = time.monotonic()
+                    _internal.exception("traced_http: OTLP export failed; it goes on")
             with self._done:
                 self._flushed = wanted
                 self._done.notify_all()
@@ -173,9 +164,26 @@ class LiveExport(logging.Handler):
         if exporter is not None:
             exporter.shutdown()
 
-    def _export(self, exporter: Optional[SpanExporter], batch: list[ReadableSpan]) -> None:
+    def _pass(self, exporter: Optional[SpanExporter], flushing: bool) -> None:
+        """Turn every queued event into spans; export full batches, and the rest when due."""
+        queue = self._queue
+        assembler = self._assembler
+        while queue:
+            span = assembler.add(queue.popleft())
+            if span is not None:
+                self._batch.append(span)
+                if len(self._batch) >= self.batch_size:
+                    self._export(exporter)
+        if self._batch and (flushing or time.monotonic() - self._last_export >= self.interval):
+            self._export(exporter)
+        self._unfinished = assembler.dropped
+        self._report()
+
+    def _export(self, exporter: Optional[SpanExporter]) -> None:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
+        batch, self._batch = self._batch, []
+        self._last_export = time.monotonic()
         try:
             ok = exporter is not None and exporter.export(batch) is SpanExportResult.SUCCESS
         except Exception:
