@@ -69,7 +69,7 @@ def _closed_port_url() -> str:
 def test_backend_down_many_requests_bounded_and_counted(watch, caplog, monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.5")  # fail each batch fast
     base = _closed_port_url()
-    export = start_export(traces_url(base), queue_size=QUEUE, interval=0.05)
+    export = start_export(traces_url(base), queue_size=QUEUE)
     client = _app(base).test_client()
     deepest = 0
     with caplog.at_level(logging.WARNING, "traced_http.internal"):
@@ -81,9 +81,11 @@ def test_backend_down_many_requests_bounded_and_counted(watch, caplog, monkeypat
     assert watch.ends == REQUESTS
     assert deepest <= QUEUE  # memory: the queue never outgrows its bound
     assert stats.exported == 0
-    assert stats.failed > 0 and stats.dropped_events > 0
-    assert stats.dropped_events + 2 * stats.failed <= 2 * REQUESTS
-    assert "events dropped (queue full)" in caplog.text
+    # Each request is counted as lost: its span not delivered, or one or both of its
+    # two events dropped when the worker fell behind.
+    lost = REQUESTS - stats.failed
+    assert lost <= stats.dropped_events <= 2 * lost
+    assert "spans not delivered" in caplog.text
     assert watch.slowest < 1.0  # never waits for the exporter
 
 

@@ -84,6 +84,7 @@ class LiveExport(logging.Handler):
 
             exporter_factory = make_exporter
         self._factory = exporter_factory
+        _preload()
         self._reset()
 
     def _reset(self) -> None:
@@ -103,6 +104,7 @@ class LiveExport(logging.Handler):
         self._unfinished = 0
         self._reported = (0, 0, 0)
         self._last_report = -REPORT_EVERY
+        self._exporter = self._make_exporter()
 
     # -- the request thread: append, nothing more ------------------------------------
 
@@ -132,12 +134,17 @@ class LiveExport(logging.Handler):
 
     # -- the worker -------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _make_exporter(self) -> Optional[SpanExporter]:
+        """Built on the thread that starts export (or the forked child's), never the worker:
+        the worker may first run during interpreter shutdown, when imports fail."""
         try:
-            exporter = self._factory(self.url)
+            return self._factory(self.url)
         except Exception:
             _internal.exception("traced_http: the OTLP exporter for %s could not start", self.url)
-            exporter = None
+            return None
+
+    def _run(self) -> None:
+        exporter = self._exporter
         from .spans import SpanAssembler
 
         self._assembler = SpanAssembler()
@@ -252,6 +259,20 @@ class LiveExport(logging.Handler):
         if not self._stopping:
             self.shutdown()
         super().close()
+
+
+def _preload() -> None:
+    """Import and detect now, on the thread that starts export, not in the worker.
+
+    A fork while the worker imports would leave the child a half-initialised module,
+    and the SDK's resource detectors cannot start threads during interpreter shutdown.
+    """
+    import opentelemetry.exporter.otlp.proto.http.trace_exporter
+    import opentelemetry.sdk.trace.export  # noqa: F401
+
+    from .spans import base_resource
+
+    base_resource()
 
 
 _exports: dict[str, LiveExport] = {}

@@ -28,7 +28,7 @@ from opentelemetry.trace.status import Status, StatusCode
 
 from traced_http.propagation import w3c_trace_id
 
-__all__ = ["SpanAssembler", "resource_for"]
+__all__ = ["SpanAssembler", "base_resource", "resource_for"]
 
 Event = dict[str, Any]
 
@@ -48,15 +48,32 @@ _resources: dict[str, Resource] = {}
 def resource_for(service: str) -> Resource:
     """The resource of a service's spans: ``service.name`` is the events' service.
 
-    ``Resource.create`` adds the SDK's own attributes and ``OTEL_RESOURCE_ATTRIBUTES``; the
-    service name given here wins over ``OTEL_SERVICE_NAME``, so span and log line agree.
+    The SDK's own attributes and ``OTEL_RESOURCE_ATTRIBUTES`` are read once
+    (``base_resource``); the service name given here wins over ``OTEL_SERVICE_NAME``, so
+    span and log line agree.
     """
     resource = _resources.get(service)
     if resource is None:
         if len(_resources) >= 256:
             _resources.clear()
-        resource = _resources[service] = Resource.create({"service.name": service})
+        resource = base_resource().merge(Resource({"service.name": service}))
+        _resources[service] = resource
     return resource
+
+
+def base_resource() -> Resource:
+    """What ``Resource.create`` detects, once per process.
+
+    Called where starting threads is allowed (``start_export``): the SDK's detectors run
+    in a thread pool, which cannot start during interpreter shutdown.
+    """
+    global _base
+    if _base is None:
+        _base = Resource.create({})
+    return _base
+
+
+_base: Optional[Resource] = None
 
 
 class _Partial:
