@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
+from traced_http.otlp.offline import add_export_parser, run_export
 from traced_http.viewer.progress import Progress
 from traced_http.viewer.reader import (
     InputError,
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="FILE",
             help="event logs: files, globs, .gz files, or - for standard input (the default)",
         )
+    add_export_parser(commands, common)
     return parser
 
 
@@ -224,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(out, io.TextIOWrapper):
         out.reconfigure(errors="replace")
     counts = ReadCounts()
-    command = {"list": _list, "show": _show, "stats": _stats}[args.command]
+    command = {"list": _list, "show": _show, "stats": _stats, "export": run_export}[args.command]
     try:
         status = command(args, counts, out)
         out.flush()
