@@ -1,4 +1,4 @@
-"""Under gunicorn's pre-fork model every worker exports its own spans.
+"""Under gunicorn's pre-fork model every worker exports its own spans (gevent's too).
 
 The service is configured by ``OTEL_EXPORTER_OTLP_ENDPOINT`` alone. With ``--preload``
 the app (and its export) is built in the master before the workers are forked.
@@ -95,8 +95,9 @@ def _gunicorn(tmp_path: Path, args: list[str], otlp_base: str) -> Iterator[str]:
     [
         ["-k", "sync", "-w", "2", "--preload"],
         ["-k", "gthread", "-w", "2", "--threads", "4"],
+        ["-k", "gevent", "-w", "2"],
     ],
-    ids=["sync-preload", "gthread"],
+    ids=["sync-preload", "gthread", "gevent"],
 )
 def test_spans_from_both_workers_arrive(tmp_path, receiver, args):
     with _gunicorn(tmp_path, args, receiver.base_url) as url:
