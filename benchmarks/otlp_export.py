@@ -218,13 +218,17 @@ def _report(runs: dict[str, list[float]], args: argparse.Namespace) -> None:
     added = {v: cpu[v] - cpu["bare"] for v in VARIANTS}
     print(f"## OTLP export: CPU per request ({args.requests:,} requests x {args.rounds} rounds)")
     print()
-    print(f"Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}")
+    print(f"Python {sys.version.split()[0]}, load average (1 min) {os.getloadavg()[0]:.2f}")
     print()
-    print("| variant | CPU µs per request | added µs | × OpenTelemetry's added |")
-    print("|---|---|---|---|")
+    print("| variant | CPU µs per request (median) | added µs | × OpenTelemetry's added | runs |")
+    print("|---|---|---|---|---|")
     for variant in VARIANTS:
         share = added[variant] / added["otel"] if added["otel"] > 0 else float("nan")
-        print(f"| {LABELS[variant]} | {cpu[variant]:.1f} | {added[variant]:.1f} | {share:.2f} |")
+        each = ", ".join(f"{value:.0f}" for value in runs[variant])
+        print(
+            f"| {LABELS[variant]} | {cpu[variant]:.1f} | {added[variant]:.1f} | {share:.2f} "
+            f"| {each} |"
+        )
     ratio = added["traced-otlp"] / added["otel"]
     verdict = "PASS" if ratio <= 0.5 else "FAIL"
     print()

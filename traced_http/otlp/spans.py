@@ -14,6 +14,7 @@ by one thread at a time (the exporter's worker, or the offline command).
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any, Optional
@@ -304,22 +305,32 @@ def _method(value: Any, attributes: dict[str, Any]) -> str:
 def _url_attributes(url: str, attributes: dict[str, Any], server: bool) -> None:
     """``url.full`` (the logged, redacted URL), ``url.scheme``, ``server.address``/``port``."""
     attributes["url.full"] = url[:_ATTRIBUTE_LIMIT]
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
+    parts = url.split("/", 3)  # "http:", "", "host:port", "path?query"
+    if len(parts) < 3 or parts[1] or not parts[0].endswith(":"):
         return
-    if parts.scheme:
-        attributes["url.scheme"] = parts.scheme
+    scheme = parts[0][:-1]
+    attributes["url.scheme"] = scheme
+    host, port = _host_port(parts[2])
     if host:
         attributes["server.address"] = host[:_ATTRIBUTE_LIMIT]
         if port is None and not server:
-            port = _DEFAULT_PORTS.get(parts.scheme)
+            port = _DEFAULT_PORTS.get(scheme)
         if port is not None:
             attributes["server.port"] = port
-    if server and parts.query:
-        attributes["url.query"] = parts.query[:_ATTRIBUTE_LIMIT]
+    if server:
+        query = url.partition("?")[2].partition("#")[0]
+        if query:
+            attributes["url.query"] = query[:_ATTRIBUTE_LIMIT]
+
+
+@functools.lru_cache(maxsize=256)
+def _host_port(netloc: str) -> tuple[Optional[str], Optional[int]]:
+    """Host and port of a URL's authority; a service sees few of them, so it is cached."""
+    try:
+        parts = urlsplit("//" + netloc)
+        return parts.hostname, parts.port
+    except ValueError:
+        return None, None
 
 
 def _error(
