@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "redact_headers": DEFAULT_REDACT_HEADERS,
     "redact_fields": DEFAULT_REDACT_FIELDS,
     "exclude_paths": (),
+    "otlp_endpoint": None,
 }
 _PREFIX = "TRACE_"
 
@@ -41,6 +42,7 @@ class TracingConfig:
     inbound: InboundHeaders
     response_header: Optional[str]
     exclude_paths: tuple[str, ...]
+    otlp_endpoint: Optional[str] = None
 
     @classmethod
     def build(
@@ -86,7 +88,12 @@ class TracingConfig:
             redact_headers=values["redact_headers"],
             redact_fields=values["redact_fields"],
         )
-        return cls(settings, InboundHeaders(id_headers), response_header or None, exclude)
+        otlp = values["otlp_endpoint"]
+        if otlp is not None and not (
+            isinstance(otlp, str) and otlp.startswith(("http://", "https://"))
+        ):
+            raise ValueError(f"otlp_endpoint must be an http:// or https:// URL, not {otlp!r}")
+        return cls(settings, InboundHeaders(id_headers), response_header or None, exclude, otlp)
 
 
 def check_option_names(options: Mapping[str, Any]) -> None:

@@ -21,6 +21,7 @@ from traced_http.context import TraceContext, activate, deactivate
 from traced_http.events import describe_failure, emit, enabled
 from traced_http.ids import new_span_id
 from traced_http.log_format import ensure_visible
+from traced_http.otlp import start_configured_export
 
 from .config import TracingConfig, check_option_names
 from .request_events import end_message, start_message, stream_end_message
@@ -62,7 +63,8 @@ class Tracing:
         app.url_value_preprocessors.setdefault(None, []).insert(0, hooks.open_trace)
         app.after_request_funcs.setdefault(None, []).insert(0, hooks.after_request)
         app.teardown_request_funcs.setdefault(None, []).insert(0, hooks.teardown_request)
-        ensure_visible()
+        ensure_visible()  # before export's handler: that one alone must not hide the events
+        start_configured_export(config.otlp_endpoint)
 
 
 def register_handler(app: Flask, **options: Any) -> Tracing:

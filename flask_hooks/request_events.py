@@ -49,7 +49,7 @@ def start_message(
     config: TracingConfig,
     now: float,
 ) -> dict[str, Any]:
-    """The seed's start fields plus ``path``, ``remote_addr`` and where the id came from."""
+    """The seed's start fields plus ``path``, ``route``, ``remote_addr`` and the id's source."""
     settings = config.settings
     redactor = settings.redactor
     method = environ.get("REQUEST_METHOD", "GET")
@@ -67,6 +67,9 @@ def start_message(
     }
     if incoming.rejected:
         msg["rejected_headers"] = list(incoming.rejected)
+    rule = req.url_rule
+    if rule is not None:
+        msg["route"] = rule.rule  # the URL rule matched (``/orders/<int:order_id>``)
     return msg
 
 

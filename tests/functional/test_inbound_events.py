@@ -66,6 +66,7 @@ def test_start_event_has_the_seed_fields_and_more(app, events):
     assert msg["method"] == "GET"
     assert msg["url"] == "http://localhost/items/7?q=shoes&page=2"
     assert msg["path"] == "/items/7"
+    assert msg["route"] == "/items/<int:item>"
     assert msg["headers"]["Accept"] == "application/json"
     assert msg["request_data"] == {"q": "shoes", "page": "2"}
     assert msg["ip"] == "203.0.113.9"

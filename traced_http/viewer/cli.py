@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
+from traced_http.otlp.offline import add_export_parser, run_export
 from traced_http.viewer.diff import LogSet, compare_logs, render_log_diff, render_trace_diff
 from traced_http.viewer.doctor import Doctor, render_findings
 from traced_http.viewer.progress import Progress
@@ -175,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="FILE",
             help="event logs: files, globs, .gz files, or - for standard input (the default)",
         )
+    add_export_parser(commands, common)
     return parser
 
 
@@ -414,7 +416,14 @@ def _diff(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"list": _list, "show": _show, "stats": _stats, "doctor": _doctor, "diff": _diff}
+COMMANDS = {
+    "list": _list,
+    "show": _show,
+    "stats": _stats,
+    "doctor": _doctor,
+    "diff": _diff,
+    "export": run_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
