@@ -86,17 +86,18 @@ class _RequestSpan:
 class _Hooks:
     """The three hooks, bound to one app's compiled configuration."""
 
-    __slots__ = ("config",)
+    __slots__ = ("config", "excluded")
 
     def __init__(self, config: TracingConfig) -> None:
         self.config = config
+        self.excluded = _PathMatcher(config.exclude_paths)
 
     def open_trace(self, endpoint: Optional[str], values: Optional[dict[str, Any]]) -> None:
         """Runs as the first URL value preprocessor (before every before_request)."""
         req = request._get_current_object()  # type: ignore[attr-defined]
         environ = req.environ
         config = self.config
-        if config.exclude_paths and environ.get("PATH_INFO", "").startswith(config.exclude_paths):
+        if self.excluded and self.excluded(environ.get("PATH_INFO") or "/"):
             return
         incoming = config.inbound.extract(environ)
         settings = config.settings
@@ -165,6 +166,24 @@ class _Hooks:
                 msg = {"end_time": now, "cost_time": now - span.start}
                 msg.update(describe_failure("end message", exc))
             emit(span.ctx, "end", msg, now=now)
+
+
+class _PathMatcher:
+    """Paths matched by whole segments: ``/health`` is ``/health`` and ``/health/...``,
+    never ``/healthcare``; a trailing ``/`` in a configured path changes nothing."""
+
+    __slots__ = ("exact", "prefixes")
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        bases = {path.rstrip("/") for path in paths}
+        self.exact = frozenset(base or "/" for base in bases)
+        self.prefixes = tuple(sorted(base + "/" for base in bases))
+
+    def __bool__(self) -> bool:
+        return bool(self.exact)
+
+    def __call__(self, path: str) -> bool:
+        return path in self.exact or path.startswith(self.prefixes)
 
 
 def _is_live_stream(response: Response) -> bool:
