@@ -15,6 +15,7 @@ from contextvars import Token
 from typing import Any, Optional
 
 from flask import Flask, Response, g, request
+from flask.globals import request_ctx
 from werkzeug.wsgi import ClosingIterator
 
 from traced_http.context import TraceContext, activate, deactivate
@@ -70,14 +71,22 @@ def register_handler(app: Flask, **options: Any) -> Tracing:
 
 
 class _RequestSpan:
-    """What the hooks of one request share; kept in the WSGI environ."""
+    """What the hooks of one request share; kept in the WSGI environ.
 
-    __slots__ = ("ctx", "error", "response", "start", "streamed", "token")
+    ``owner`` is the request context that opened the trace. A copy of it
+    (``copy_current_request_context``) shares the environ but is another object: its
+    teardown, in a worker thread, is not the end of the request.
+    """
 
-    def __init__(self, ctx: TraceContext, token: Token[Optional[TraceContext]], start: float):
+    __slots__ = ("ctx", "error", "owner", "response", "start", "streamed", "token")
+
+    def __init__(
+        self, ctx: TraceContext, token: Token[Optional[TraceContext]], start: float, owner: object
+    ) -> None:
         self.ctx = ctx
         self.token = token
         self.start = start
+        self.owner = owner
         self.response: Optional[Response] = None
         self.error: Optional[BaseException] = None
         self.streamed = False
@@ -94,7 +103,8 @@ class _Hooks:
 
     def open_trace(self, endpoint: Optional[str], values: Optional[dict[str, Any]]) -> None:
         """Runs as the first URL value preprocessor (before every before_request)."""
-        req = request._get_current_object()  # type: ignore[attr-defined]
+        owner = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        req = owner.request
         environ = req.environ
         config = self.config
         if self.excluded and self.excluded(environ.get("PATH_INFO") or "/"):
@@ -112,7 +122,7 @@ class _Hooks:
         )
         g.traceid = ctx.trace_id
         start = time.time()
-        environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
+        environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start, owner)
         if enabled():
             try:
                 msg = start_message(req, environ, incoming, config, start)
@@ -151,9 +161,12 @@ class _Hooks:
         return response
 
     def teardown_request(self, error: Optional[BaseException]) -> None:
-        span: Optional[_RequestSpan] = request.environ.pop(_SPAN_KEY, None)
-        if span is None:
-            return
+        current = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        environ = current.request.environ
+        span: Optional[_RequestSpan] = environ.get(_SPAN_KEY)
+        if span is None or span.owner is not current:
+            return  # not traced, or a copy of the request context ending in another thread
+        del environ[_SPAN_KEY]
         deactivate(span.token)
         if span.streamed:
             span.error = error  # the stream's end, written at close, reports it
