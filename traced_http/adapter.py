@@ -116,7 +116,7 @@ class TracingAdapter(HTTPAdapter):
         url = request.url or ""
         headers = request.headers
         if settings.hosts.allows(url):
-            if not settings.outbound.caller_overrides(headers, ctx.trace_id):
+            if not settings.outbound.caller_overrides(headers, ctx.trace_id, ctx.tracestate):
                 settings.outbound.inject(
                     headers, ctx.trace_id, call_span, ctx.flags, ctx.tracestate
                 )
