@@ -5,7 +5,8 @@ The opening hook (the first URL value preprocessor, so it runs before every
 ``after_request`` echoes the id on the response; ``teardown_request`` writes ``end``
 (it runs for every request, also when the view raised) and resets the context, so
 nothing leaks into the next request served by the thread. A streamed response gets its
-``end`` when the server closes the stream.
+``end`` when the server closes the stream. The hooks never read the request body: a
+textual one is recorded as the application reads it, and described in ``end``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from traced_http.ids import new_span_id
 from traced_http.log_format import ensure_visible
 
 from .config import TracingConfig, check_option_names
-from .request_events import end_message, start_message, stream_end_message
+from .request_body import RecordedInput, watch_body
+from .request_events import end_message, recorded_body, start_message, stream_end_message
 from .streaming import WatchedStream, stream_error
 
 __all__ = ["EXTENSION_KEY", "Tracing", "register_handler"]
@@ -78,7 +80,7 @@ class _RequestSpan:
     teardown, in a worker thread, is not the end of the request.
     """
 
-    __slots__ = ("ctx", "error", "owner", "response", "start", "streamed", "token")
+    __slots__ = ("body", "ctx", "error", "owner", "response", "start", "streamed", "token")
 
     def __init__(
         self, ctx: TraceContext, token: Token[Optional[TraceContext]], start: float, owner: object
@@ -87,6 +89,7 @@ class _RequestSpan:
         self.token = token
         self.start = start
         self.owner = owner
+        self.body: Optional[RecordedInput] = None
         self.response: Optional[Response] = None
         self.error: Optional[BaseException] = None
         self.streamed = False
@@ -99,7 +102,7 @@ class _Hooks:
 
     def __init__(self, config: TracingConfig) -> None:
         self.config = config
-        self.excluded = _PathMatcher(config.exclude_paths)
+        self.excluded = _PathMatcher(config.exclude_paths) if config.exclude_paths else None
 
     def open_trace(self, endpoint: Optional[str], values: Optional[dict[str, Any]]) -> None:
         """Runs as the first URL value preprocessor (before every before_request)."""
@@ -107,7 +110,8 @@ class _Hooks:
         req = owner.request
         environ = req.environ
         config = self.config
-        if self.excluded and self.excluded(environ.get("PATH_INFO") or "/"):
+        excluded = self.excluded
+        if excluded is not None and excluded(environ.get("PATH_INFO") or "/"):
             return
         incoming = config.inbound.extract(environ)
         settings = config.settings
@@ -122,10 +126,11 @@ class _Hooks:
         )
         g.traceid = ctx.trace_id
         start = time.time()
-        environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start, owner)
+        span = environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start, owner)
         if enabled():
             try:
-                msg = start_message(req, environ, incoming, config, start)
+                span.body = watch_body(environ, settings)
+                msg = start_message(req, environ, incoming, config, start, span.body)
             except Exception as exc:
                 msg = {"method": environ.get("REQUEST_METHOD"), "start_time": start}
                 msg.update(describe_failure("start message", exc))
@@ -149,9 +154,14 @@ class _Hooks:
             def on_end(error: Optional[BaseException], finished: bool, sent: int) -> None:
                 # Runs inside the server's close(): like the other messages, never raises.
                 end = time.time()
+                if span.body is not None:
+                    # Not at teardown: a stream_with_context generator reads the body later.
+                    span.body.restore(environ)
                 try:
                     failure = stream_error(error or span.error, finished, head, settings.redactor)
                     msg = stream_end_message(response, failure, sent, span.start, end, settings)
+                    if span.body is not None:
+                        msg["request_data"] = recorded_body(span.body, settings)
                 except Exception as exc:
                     msg = {"end_time": end, "cost_time": end - span.start}
                     msg.update(describe_failure("end message", exc))
@@ -171,10 +181,16 @@ class _Hooks:
         if span.streamed:
             span.error = error  # the stream's end, written at close, reports it
             return
+        body = span.body
+        if body is not None:
+            body.restore(environ)
         if enabled():
             now = time.time()
+            settings = self.config.settings
             try:
-                msg = end_message(span.response, error, span.start, now, self.config.settings)
+                msg = end_message(span.response, error, span.start, now, settings)
+                if body is not None:
+                    msg["request_data"] = recorded_body(body, settings)
             except Exception as exc:
                 msg = {"end_time": now, "cost_time": now - span.start}
                 msg.update(describe_failure("end message", exc))
@@ -191,9 +207,6 @@ class _PathMatcher:
         bases = {path.rstrip("/") for path in paths}
         self.exact = frozenset(base or "/" for base in bases)
         self.prefixes = tuple(sorted(base + "/" for base in bases))
-
-    def __bool__(self) -> bool:
-        return bool(self.exact)
 
     def __call__(self, path: str) -> bool:
         return path in self.exact or path.startswith(self.prefixes)
