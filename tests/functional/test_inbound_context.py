@@ -170,12 +170,15 @@ def test_real_server_keeps_concurrent_requests_apart(make_app, events):
         assert {e["msg_dict"]["name"] for e in trace_events[1:3]} == {name}
 
 
-@pytest.mark.parametrize("worker_ends", ["before-the-response", "after-the-response"])
+@pytest.mark.parametrize(
+    "worker_ends", ["before-the-response", "after-the-response", "in-the-serving-thread"]
+)
 def test_a_copied_request_context_in_a_thread_leaves_the_trace_to_its_request(
     make_app, events, worker_ends
 ):
-    """``copy_current_request_context``: the copy's teardown, in the worker thread, is not
-    the end of the request; only the context that opened the trace closes it."""
+    """``copy_current_request_context``: the copy's teardown, in a worker thread or in the
+    serving thread, is not the end of the request; only the context that opened the
+    trace closes it."""
     app = make_app("svc")
     workers: list[threading.Thread] = []
     release = threading.Event()
@@ -189,6 +192,9 @@ def test_a_copied_request_context_in_a_thread_leaves_the_trace_to_its_request(
                 release.wait(timeout=5)
             seen["path"] = request.path
 
+        if worker_ends == "in-the-serving-thread":
+            work()  # the copy is pushed and popped inside the request itself
+            return {"id": 7}, 201
         worker = threading.Thread(target=work)
         workers.append(worker)
         worker.start()
@@ -200,7 +206,8 @@ def test_a_copied_request_context_in_a_thread_leaves_the_trace_to_its_request(
     response = app.test_client().post("/orders", headers={"traceid": "order-7"})
     after_request = traced.current_trace()
     release.set()
-    workers[0].join(timeout=5)
+    for worker in workers:
+        worker.join(timeout=5)
 
     assert seen == {"path": "/orders"}
     assert response.status_code == 201
