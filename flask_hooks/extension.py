@@ -107,8 +107,7 @@ class _Hooks:
     def open_trace(self, endpoint: Optional[str], values: Optional[dict[str, Any]]) -> None:
         """Runs as the first URL value preprocessor (before every before_request)."""
         owner = request_ctx._get_current_object()  # type: ignore[attr-defined]
-        req = owner.request
-        environ = req.environ
+        environ = owner.request.environ
         config = self.config
         excluded = self.excluded
         if excluded is not None and excluded(environ.get("PATH_INFO") or "/"):
@@ -130,7 +129,7 @@ class _Hooks:
         if enabled():
             try:
                 span.body = watch_body(environ, settings)
-                msg = start_message(req, environ, incoming, config, start, span.body)
+                msg = start_message(environ, incoming, config, start, span.body)
             except Exception as exc:
                 msg = {"method": environ.get("REQUEST_METHOD"), "start_time": start}
                 msg.update(describe_failure("start message", exc))

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 from urllib.parse import quote
 
-from flask import Request, Response
+from flask import Response
 
 from traced_http.bodies import body_kind, capture, form_fields, marker, truncated
 from traced_http.events import error_info
@@ -42,7 +42,6 @@ _PATH_SAFE = "/._~!$&'()*+,;=:@-"
 
 
 def start_message(
-    req: Request,
     environ: Mapping[str, Any],
     incoming: Incoming,
     config: TracingConfig,
