@@ -5,7 +5,8 @@ The opening hook (the first URL value preprocessor, so it runs before every
 ``after_request`` echoes the id on the response; ``teardown_request`` writes ``end``
 (it runs for every request, also when the view raised) and resets the context, so
 nothing leaks into the next request served by the thread. A streamed response gets its
-``end`` when the server closes the stream.
+``end`` when the server closes the stream. The hooks never read the request body: a
+textual one is recorded as the application reads it, and described in ``end``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextvars import Token
 from typing import Any, Optional
 
 from flask import Flask, Response, g, request
+from flask.globals import request_ctx
 from werkzeug.wsgi import ClosingIterator
 
 from traced_http.context import TraceContext, activate, deactivate
@@ -24,7 +26,8 @@ from traced_http.log_format import ensure_visible
 from traced_http.otlp import start_configured_export
 
 from .config import TracingConfig, check_option_names
-from .request_events import end_message, start_message, stream_end_message
+from .request_body import RecordedInput, watch_body
+from .request_events import end_message, recorded_body, start_message, stream_end_message
 from .streaming import WatchedStream, stream_error
 
 __all__ = ["EXTENSION_KEY", "Tracing", "register_handler"]
@@ -73,15 +76,34 @@ def register_handler(app: Flask, **options: Any) -> Tracing:
 
 
 class _RequestSpan:
-    """What the hooks of one request share; kept in the WSGI environ."""
+    """What the hooks of one request share; kept in the WSGI environ.
 
-    __slots__ = ("ctx", "echo_also", "error", "response", "start", "streamed", "token")
+    ``owner`` is the request context that opened the trace. A copy of it
+    (``copy_current_request_context``) shares the environ but is another object: its
+    teardown, in a worker thread, is not the end of the request.
+    """
 
-    def __init__(self, ctx: TraceContext, token: Token[Optional[TraceContext]], start: float):
+    __slots__ = (
+        "body",
+        "ctx",
+        "echo_also",
+        "error",
+        "owner",
+        "response",
+        "start",
+        "streamed",
+        "token",
+    )
+
+    def __init__(
+        self, ctx: TraceContext, token: Token[Optional[TraceContext]], start: float, owner: object
+    ) -> None:
         self.ctx = ctx
         self.token = token
         self.start = start
         self.echo_also: Optional[str] = None
+        self.owner = owner
+        self.body: Optional[RecordedInput] = None
         self.response: Optional[Response] = None
         self.error: Optional[BaseException] = None
         self.streamed = False
@@ -90,17 +112,19 @@ class _RequestSpan:
 class _Hooks:
     """The three hooks, bound to one app's compiled configuration."""
 
-    __slots__ = ("config",)
+    __slots__ = ("config", "excluded")
 
     def __init__(self, config: TracingConfig) -> None:
         self.config = config
+        self.excluded = _PathMatcher(config.exclude_paths) if config.exclude_paths else None
 
     def open_trace(self, endpoint: Optional[str], values: Optional[dict[str, Any]]) -> None:
         """Runs as the first URL value preprocessor (before every before_request)."""
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        environ = req.environ
+        owner = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        environ = owner.request.environ
         config = self.config
-        if config.exclude_paths and environ.get("PATH_INFO", "").startswith(config.exclude_paths):
+        excluded = self.excluded
+        if excluded is not None and excluded(environ.get("PATH_INFO") or "/"):
             return
         incoming = config.inbound.extract(environ)
         settings = config.settings
@@ -115,7 +139,7 @@ class _Hooks:
         )
         g.traceid = ctx.trace_id
         start = time.time()
-        span = environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start)
+        span = environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start, owner)
         source = incoming.source
         header = config.response_header
         if header and source not in _NOT_ECHOED and source != header.lower():
@@ -123,7 +147,10 @@ class _Hooks:
             span.echo_also = "-".join(part.capitalize() for part in source.split("-"))
         if enabled():
             try:
-                msg = start_message(req, environ, incoming, config, start)
+                span.body = watch_body(environ, settings)
+                rule = owner.request.url_rule
+                route = rule.rule if rule is not None else None
+                msg = start_message(environ, incoming, config, start, span.body, route)
             except Exception as exc:
                 msg = {"method": environ.get("REQUEST_METHOD"), "start_time": start}
                 msg.update(describe_failure("start message", exc))
@@ -149,9 +176,14 @@ class _Hooks:
             def on_end(error: Optional[BaseException], finished: bool, sent: int) -> None:
                 # Runs inside the server's close(): like the other messages, never raises.
                 end = time.time()
+                if span.body is not None:
+                    # Not at teardown: a stream_with_context generator reads the body later.
+                    span.body.restore(environ)
                 try:
                     failure = stream_error(error or span.error, finished, head, settings.redactor)
                     msg = stream_end_message(response, failure, sent, span.start, end, settings)
+                    if span.body is not None:
+                        msg["request_data"] = recorded_body(span.body, settings)
                 except Exception as exc:
                     msg = {"end_time": end, "cost_time": end - span.start}
                     msg.update(describe_failure("end message", exc))
@@ -161,21 +193,45 @@ class _Hooks:
         return response
 
     def teardown_request(self, error: Optional[BaseException]) -> None:
-        span: Optional[_RequestSpan] = request.environ.pop(_SPAN_KEY, None)
-        if span is None:
-            return
+        current = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        environ = current.request.environ
+        span: Optional[_RequestSpan] = environ.get(_SPAN_KEY)
+        if span is None or span.owner is not current:
+            return  # not traced, or a copy of the request context ending in another thread
+        del environ[_SPAN_KEY]
         deactivate(span.token)
         if span.streamed:
             span.error = error  # the stream's end, written at close, reports it
             return
+        body = span.body
+        if body is not None:
+            body.restore(environ)
         if enabled():
             now = time.time()
+            settings = self.config.settings
             try:
-                msg = end_message(span.response, error, span.start, now, self.config.settings)
+                msg = end_message(span.response, error, span.start, now, settings)
+                if body is not None:
+                    msg["request_data"] = recorded_body(body, settings)
             except Exception as exc:
                 msg = {"end_time": now, "cost_time": now - span.start}
                 msg.update(describe_failure("end message", exc))
             emit(span.ctx, "end", msg, now=now)
+
+
+class _PathMatcher:
+    """Paths matched by whole segments: ``/health`` is ``/health`` and ``/health/...``,
+    never ``/healthcare``; a trailing ``/`` in a configured path changes nothing."""
+
+    __slots__ = ("exact", "prefixes")
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        bases = {path.rstrip("/") for path in paths}
+        self.exact = frozenset(base or "/" for base in bases)
+        self.prefixes = tuple(sorted(base + "/" for base in bases))
+
+    def __call__(self, path: str) -> bool:
+        return path in self.exact or path.startswith(self.prefixes)
 
 
 def _is_live_stream(response: Response) -> bool:

@@ -1,19 +1,18 @@
 """The ``start`` and ``end`` messages of a request, built straight from what is logged.
 
 Only the request attributes that go into the message are touched: headers are read from
-the WSGI environ once, without an intermediate header map, and bodies are read only when
-textual and within the capture limit.
+the WSGI environ once, without an intermediate header map. The hooks never read a request
+body: a textual one is described in the ``end`` event, from what the application read.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Mapping
-from typing import IO, Any, Optional, cast
+from typing import Any, Optional
 from urllib.parse import quote
 
-from flask import Request, Response
+from flask import Response
 
 from traced_http.bodies import body_kind, capture, form_fields, marker, truncated
 from traced_http.events import error_info
@@ -22,12 +21,12 @@ from traced_http.redaction import REDACTED, Redactor
 from traced_http.settings import TraceSettings
 
 from .config import TracingConfig
+from .request_body import BODYLESS, RecordedInput, content_length
 
-__all__ = ["end_message", "start_message"]
+__all__ = ["end_message", "recorded_body", "start_message"]
 
 HEADER_VALUE_LIMIT = 2048
 _REJECTED = "[REJECTED]"
-_BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
 # Environ key -> header name, "" for keys that are not headers (wsgi.input, SERVER_NAME).
 _names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 _NAMES_LIMIT = 1024
@@ -43,13 +42,18 @@ _PATH_SAFE = "/._~!$&'()*+,;=:@-"
 
 
 def start_message(
-    req: Request,
     environ: Mapping[str, Any],
     incoming: Incoming,
     config: TracingConfig,
     now: float,
+    body: Optional[RecordedInput] = None,
+    route: Optional[str] = None,
 ) -> dict[str, Any]:
-    """The seed's start fields plus ``path``, ``route``, ``remote_addr`` and the id's source."""
+    """The recipe's start fields plus ``path``, ``route``, ``remote_addr`` and the id's source.
+
+    ``body``: the request body being recorded for the ``end`` event, if any; ``route``: the
+    URL rule the request matched.
+    """
     settings = config.settings
     redactor = settings.redactor
     method = environ.get("REQUEST_METHOD", "GET")
@@ -59,7 +63,7 @@ def start_message(
         "url": request_url(environ, redactor),
         "path": _decoded(environ.get("PATH_INFO") or "/"),
         "headers": request_headers(environ, settings, config.inbound, incoming),
-        "request_data": request_data(req, environ, method, settings),
+        "request_data": request_data(environ, method, settings, body),
         "ip": _cut(environ.get("HTTP_X_REAL_IP") or remote_addr or ""),
         "remote_addr": remote_addr,
         "start_time": now,
@@ -67,9 +71,8 @@ def start_message(
     }
     if incoming.rejected:
         msg["rejected_headers"] = list(incoming.rejected)
-    rule = req.url_rule
-    if rule is not None:
-        msg["route"] = rule.rule  # the URL rule matched (``/orders/<int:order_id>``)
+    if route is not None:
+        msg["route"] = route  # the URL rule matched (``/orders/<int:order_id>``)
     return msg
 
 
@@ -136,35 +139,32 @@ def _valid_trace(name: str, value: str) -> bool:
 
 
 def request_data(
-    req: Request, environ: Mapping[str, Any], method: str, settings: TraceSettings
+    environ: Mapping[str, Any], method: str, settings: TraceSettings, body: Optional[RecordedInput]
 ) -> Any:
-    """As in the seed, the query args of a GET; else the body, when textual and captured."""
-    if method in _BODYLESS:
+    """As in the seed, the query args of a GET. A body is not read here: a textual one is
+    ``deferred`` to the end event, anything else is ``omitted``."""
+    if method in BODYLESS:
         query = environ.get("QUERY_STRING")
         return form_fields(query, settings.redactor) if query else {}
+    if body is not None:
+        return marker("deferred", length=body.length)
     if not settings.capture_bodies:
         return None
-    length = _content_length(environ)
+    length = content_length(environ)
     if not length:
         return None
-    content_type = environ.get("CONTENT_TYPE")
-    kind = body_kind(content_type)
-    if kind is None:
-        # Multipart uploads and binary bodies are never read by the hooks.
-        return marker("omitted", content_type=content_type, length=length)
-    max_length = req.max_content_length
-    if max_length is not None and length > max_length:
-        return marker("too_large", length=length, max_length=max_length)
-    limit = settings.body_limit
-    if length <= limit:
-        data = req.get_data(cache=True)
-        req.stream = io.BytesIO(data)  # a view reading the stream still gets it all
-        return capture(data, kind, limit, settings.redactor)
-    if "stream" in req.__dict__:
-        return marker("truncated", length=length)  # the view's stream was already opened
-    prefix = req.stream.read(limit)
-    req.stream = cast(IO[bytes], _Prefixed(prefix, req.stream))
-    return truncated(prefix, length, settings.redactor)
+    # Multipart uploads and binary bodies are never read, not even in passing.
+    return marker("omitted", content_type=environ.get("CONTENT_TYPE"), length=length)
+
+
+def recorded_body(body: RecordedInput, settings: TraceSettings) -> Any:
+    """The ``end`` event's ``request_data``: the body as far as the application read it."""
+    if not body.seen:
+        return marker("not_read", length=body.length)
+    head = bytes(body.head)
+    if body.seen >= body.length and body.length <= settings.body_limit:
+        return capture(head, body.kind, settings.body_limit, settings.redactor)
+    return truncated(head, body.length, settings.redactor)
 
 
 def end_message(
@@ -257,41 +257,7 @@ def _decoded(path: str) -> str:
     return path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace")
 
 
-def _content_length(environ: Mapping[str, Any]) -> Optional[int]:
-    raw = environ.get("CONTENT_LENGTH")
-    if raw and raw.isdigit():
-        return int(raw)
-    return None
-
-
 def _cut(value: str) -> str:
     if len(value) <= HEADER_VALUE_LIMIT:
         return value
     return f"{value[:HEADER_VALUE_LIMIT]}...[cut, {len(value)} in all]"
-
-
-class _Prefixed(io.RawIOBase):
-    """The request stream with its first bytes (read for the start event) put back."""
-
-    def __init__(self, prefix: bytes, rest: Any) -> None:
-        self._prefix = memoryview(prefix)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readall(self) -> bytes:
-        # ``read()`` lands here: one read of the rest, not 8 KiB ``readinto`` steps.
-        prefix, self._prefix = bytes(self._prefix), memoryview(b"")
-        rest: bytes = self._rest.read()
-        return prefix + rest
-
-    def readinto(self, buffer: Any) -> int:
-        if self._prefix:
-            size = min(len(buffer), len(self._prefix))
-            buffer[:size] = self._prefix[:size]
-            self._prefix = self._prefix[size:]
-            return size
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)

@@ -152,7 +152,7 @@ class TracingAdapter(HTTPAdapter):
         headers = request.headers
         propagated = settings.hosts.allows(url)
         if propagated:
-            if not settings.outbound.caller_overrides(headers, ctx.trace_id):
+            if not settings.outbound.caller_overrides(headers, ctx.trace_id, ctx.tracestate):
                 settings.outbound.inject(
                     headers, ctx.trace_id, call_span, ctx.flags, ctx.tracestate
                 )

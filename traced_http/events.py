@@ -8,6 +8,7 @@ through ``logging``'s own last-resort handler, once, and then only every few min
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -76,8 +77,9 @@ def emit(
 def _handle(
     event: dict[str, Any], now: float, trace_id: Optional[str], span_id: Optional[str]
 ) -> None:
-    record = make_event_record(logger, EventMessage(event), now, trace_id, span_id)
     try:
+        # Inside the guard: an application's record factory may raise too.
+        record = make_event_record(logger, EventMessage(event), now, trace_id, span_id)
         if logger.filters:
             logger.handle(record)
         else:  # what handle() does once its (empty) filter list has passed the record
@@ -174,13 +176,17 @@ class _InternalErrors:
     def report(self, what: str, exc: BaseException) -> None:
         if self._throttle.allow(what) is None:
             return
-        logging.getLogger(LOGGER_NAME + ".internal").error(
-            "traced_http could not build the %s; the event was written without it "
-            "(reported at most every %d s)",
-            what,
-            int(_REPORT_EVERY),
-            exc_info=(type(exc), exc, exc.__traceback__),
-        )
+        try:
+            logging.getLogger(LOGGER_NAME + ".internal").error(
+                "traced_http could not build the %s; the event was written without it "
+                "(reported at most every %d s)",
+                what,
+                int(_REPORT_EVERY),
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+        except Exception:
+            # The report goes through the application's handlers, which may fail too.
+            _failures.report()
 
 
 _internal = _InternalErrors()
@@ -213,7 +219,9 @@ class _FailureReporter:
         try:
             handler.handle(record)
         except Exception:
-            handler.handleError(record)
+            # If the last resort fails too, there is nothing left to report to.
+            with contextlib.suppress(Exception):
+                handler.handleError(record)
 
 
 _failures = _FailureReporter()

@@ -1,8 +1,8 @@
 """Trace headers: read them from an inbound request, write them on an outbound call.
 
-Inbound follows W3C Trace Context Level 1 as a participant that continues the trace:
-an invalid ``traceparent`` is ignored (never an error), ``tracestate`` is kept only
-with a valid ``traceparent``, and only the sampled (01) and random (02) flags travel on.
+Inbound follows W3C Trace Context as a participant that continues the trace: an
+invalid ``traceparent`` is ignored (never an error), ``tracestate`` is kept only with a
+valid ``traceparent``, and only the sampled (01) and random (02) flags travel on.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ _ANY_HEX_32 = re.compile(r"[0-9a-f]{32}", re.IGNORECASE)
 _DASHED_UUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE)
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
-# tracestate grammar (W3C Trace Context Level 1, section 3.3.1).
-_TS_KEY = re.compile(
-    r"[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13}"
-)
+# tracestate list-member grammar, from the W3C Trace Context text (Tracestate Header):
+# key = ( lcalpha / DIGIT ) 0*255( keychar ), keychar = lcalpha / DIGIT / _ - * / @
+# value = 0*255( chr ) nblk-chr, chr = %x20 / nblk-chr, nblk-chr = %x21-2B / %x2D-3C / %x3E-7E
+_TS_KEY = re.compile(r"[a-z0-9][a-z0-9_\-*/@]{0,255}")
 _TS_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 _TS_MAX_MEMBERS = 32
 
@@ -82,25 +82,35 @@ def parse_traceparent(value: str) -> Optional[tuple[str, str, str]]:
 
 
 def parse_tracestate(value: str) -> Optional[str]:
-    """The ``tracestate`` to send on, normalised, or None when it must be dropped.
+    """The ``tracestate`` to send on, or None when there is nothing valid to send.
 
-    Invalid keys or values, a duplicated key, or more than 32 members drop the whole
-    header; empty members are skipped.
+    ``value`` is the field as the server gives it: several ``tracestate`` fields arrive
+    comma-joined in order (RFC 9110), so empty and whitespace-only members are skipped,
+    as is the optional whitespace around members. A later member with the same key as an
+    earlier one is discarded (the spec allows it; the header stays valid). One invalid
+    member, or more than 32 key/value members, and the whole header is dropped. What is
+    sent on is the members joined by ``,``, in the order received.
     """
-    members = []
-    keys = set()
+    members: list[str] = []
+    keys: set[str] = set()
+    count = 0
     for raw in value.split(","):
         member = raw.strip(_OWS)
         if not member:
             continue
+        count += 1
         key, sep, val = member.partition("=")
-        if not sep or key in keys or not _TS_KEY.fullmatch(key) or not _TS_VALUE.fullmatch(val):
+        if (
+            count > _TS_MAX_MEMBERS
+            or not sep
+            or not _TS_KEY.fullmatch(key)
+            or not _TS_VALUE.fullmatch(val)
+        ):
             return None
-        keys.add(key)
-        members.append(member)
-    if not members or len(members) > _TS_MAX_MEMBERS:
-        return None
-    return ",".join(members)
+        if key not in keys:
+            keys.add(key)
+            members.append(member)
+    return ",".join(members) if members else None
 
 
 def is_w3c_trace_id(trace_id: str) -> bool:
@@ -212,15 +222,22 @@ class OutboundHeaders:
         self.plain = tuple(name for name in names if name.lower() != "traceparent")
         self.all_names = (*self.plain, "traceparent", "tracestate")
 
-    def caller_overrides(self, headers: Mapping[str, str], trace_id: Optional[str]) -> bool:
-        """True when the caller set a trace header to another trace than ``trace_id``.
+    def caller_overrides(
+        self, headers: Mapping[str, str], trace_id: Optional[str], tracestate: Optional[str]
+    ) -> bool:
+        """True when the caller set a trace header to another value than the current
+        trace's (``trace_id`` and its ``tracestate``): the caller took propagation over.
 
-        ``headers={'traceid': g.traceid}`` (the blog recipe's habit) is not an override.
+        ``headers={'traceid': g.traceid}`` (the blog recipe's habit) is not an override, nor
+        are the headers a redirect copies from the hop before (the same trace's values).
         """
         for name in self.plain:
             value = _text(headers.get(name))
             if value is not None and value != trace_id:
                 return True
+        value = _text(headers.get("tracestate"))
+        if value is not None and value != tracestate:
+            return True
         value = _text(headers.get("traceparent"))
         if value is not None:
             parsed = parse_traceparent(value)

@@ -47,6 +47,11 @@ def add_routes(app: Flask) -> Flask:
     def health(rest=""):
         return "up"
 
+    @app.route("/healthcare")
+    @app.route("/health-check")
+    def healthcare():
+        return "care"
+
     return app
 
 
@@ -122,17 +127,27 @@ def test_no_expose_header_without_cors(traced_app):
 # --- excluded paths ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/health", "/health/live"])
-def test_excluded_paths_write_no_events(traced_app, events, path):
-    app = traced_app(exclude_paths=["/health"])
+@pytest.mark.parametrize("excluded", ["/health", "/health/"])
+@pytest.mark.parametrize("path", ["/health", "/health/live", "/health/a/b"])
+def test_excluded_paths_write_no_events(traced_app, events, excluded, path):
+    app = traced_app(exclude_paths=[excluded])
     response = app.test_client().get(path)
     assert response.text == "up"
     assert events == []
 
 
-def test_other_paths_are_still_traced_when_some_are_excluded(traced_app, events):
-    traced_app(exclude_paths=["/health"]).test_client().get("/")
+@pytest.mark.parametrize("path", ["/", "/healthcare", "/health-check"])
+def test_an_excluded_path_matches_whole_segments_only(traced_app, events, path):
+    """``/health`` excludes ``/health`` and what is under it, not ``/healthcare``."""
+    traced_app(exclude_paths=["/health"]).test_client().get(path)
     assert [e["event_des"] for e in events] == ["start", "end"]
+
+
+def test_excluding_the_root_excludes_every_path(traced_app, events):
+    client = traced_app(exclude_paths=["/"]).test_client()
+    for path in ("/", "/healthcare", "/no/such/route"):
+        client.get(path)
+    assert events == []
 
 
 # --- where settings come from ------------------------------------------------------------

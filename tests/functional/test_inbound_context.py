@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from flask import Flask, Response, abort, g
+from flask import Flask, Response, abort, copy_current_request_context, g, request
 
 import traced_http as traced
-from traced_http.testing import serve_app
+from traced_http.testing import events_of, serve_app
 
 
 @pytest.fixture
@@ -168,3 +168,50 @@ def test_real_server_keeps_concurrent_requests_apart(make_app, events):
         assert len({e["span_id"] for e in trace_events}) == 1
         assert trace_events[0]["msg_dict"]["path"] == f"/{name}"
         assert {e["msg_dict"]["name"] for e in trace_events[1:3]} == {name}
+
+
+@pytest.mark.parametrize(
+    "worker_ends", ["before-the-response", "after-the-response", "in-the-serving-thread"]
+)
+def test_a_copied_request_context_in_a_thread_leaves_the_trace_to_its_request(
+    make_app, events, worker_ends
+):
+    """``copy_current_request_context``: the copy's teardown, in a worker thread or in the
+    serving thread, is not the end of the request; only the context that opened the
+    trace closes it."""
+    app = make_app("svc")
+    workers: list[threading.Thread] = []
+    release = threading.Event()
+    seen = {}
+
+    @app.route("/orders", methods=["POST"])
+    def create():
+        @copy_current_request_context
+        def work():
+            if worker_ends == "after-the-response":
+                release.wait(timeout=5)
+            seen["path"] = request.path
+
+        if worker_ends == "in-the-serving-thread":
+            work()  # the copy is pushed and popped inside the request itself
+            return {"id": 7}, 201
+        worker = threading.Thread(target=work)
+        workers.append(worker)
+        worker.start()
+        if worker_ends == "before-the-response":
+            worker.join(timeout=5)
+            assert not worker.is_alive()
+        return {"id": 7}, 201
+
+    response = app.test_client().post("/orders", headers={"traceid": "order-7"})
+    after_request = traced.current_trace()
+    release.set()
+    for worker in workers:
+        worker.join(timeout=5)
+
+    assert seen == {"path": "/orders"}
+    assert response.status_code == 201
+    assert response.headers["traceid"] == "order-7"
+    assert after_request is None
+    assert [e["event_des"] for e in events] == ["start", "end"]
+    assert events_of(events, "end")[0]["msg_dict"]["status_code"] == 201

@@ -136,6 +136,35 @@ def test_tracestate_is_forwarded_unchanged_with_a_valid_traceparent(
     assert event["parent_id"] == start["span_id"]
 
 
+@pytest.mark.parametrize("client_name", list(CLIENTS))
+@pytest.mark.parametrize("explicit", ["current", "other"])
+def test_an_explicit_tracestate_other_than_the_traces_own_takes_propagation_over(
+    rsps, events, make_app, client_name, explicit
+):
+    client = CLIENTS[client_name]()
+    app = make_app("gateway")
+
+    @app.route("/")
+    def forward() -> str:
+        state = traced.current_trace().tracestate if explicit == "current" else "mine=1"
+        call(client, "get", headers={"tracestate": state})
+        return "ok"
+
+    app.test_client().get(
+        "/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN}-01", "tracestate": "rojo=1"}
+    )
+
+    headers = sent_headers(rsps)
+    (event,) = events_of(events, "call")
+    if explicit == "current":
+        assert headers["tracestate"] == "rojo=1"
+        assert headers["traceparent"] == f"00-{TRACE_ID}-{event['span_id']}-01"
+        assert headers["traceid"] == TRACE_ID
+    else:
+        assert {name for name in TRACE_HEADERS if name in headers} == {"tracestate"}
+        assert headers["tracestate"] == "mine=1"
+
+
 @pytest.mark.parametrize(
     "inbound",
     [
@@ -246,8 +275,9 @@ OTHER_ID = "0af7651916cd43dd8448eb211c80319c"
         {"traceid": OTHER_ID},
         {"traceparent": f"00-{OTHER_ID}-b7ad6b7169203331-01"},
         {"traceparent": "garbage"},
+        {"tracestate": "mine=1"},
     ],
-    ids=["plain-id", "hex-id", "traceparent", "invalid-traceparent"],
+    ids=["plain-id", "hex-id", "traceparent", "invalid-traceparent", "tracestate"],
 )
 def test_explicit_other_id_wins_and_nothing_is_injected(rsps, client_name, explicit):
     with traced.trace("job", traceid=TRACE_ID):

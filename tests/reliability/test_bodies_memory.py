@@ -122,9 +122,9 @@ def test_a_50mb_json_upload_costs_the_hooks_no_more_than_the_capture_size(
 
     assert results == {"plain": {"received": SIZE}, "traced": {"received": SIZE}}
     assert extra < DEFAULT_BODY_LIMIT + SLACK, f"the hooks cost {extra} bytes"
-    start = next(e for e in events if e["event_des"] == "start")
-    assert start["msg_dict"]["request_data"]["_body"] == "truncated"
-    assert start["msg_dict"]["request_data"]["length"] == SIZE
+    end = next(e for e in events if e["event_des"] == "end")
+    assert end["msg_dict"]["request_data"]["_body"] == "truncated"
+    assert end["msg_dict"]["request_data"]["length"] == SIZE
 
 
 BIG = b'{"data": "' + b"a" * (SIZE - 12) + b'"}'

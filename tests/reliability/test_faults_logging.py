@@ -13,6 +13,7 @@ from typing import Any, Callable
 import pytest
 from flask import Flask, jsonify, request
 
+import flask_hooks.extension
 import traced_http as traced
 import traced_http.events
 from traced_http.log_format import LOGGER_NAME
@@ -99,6 +100,63 @@ def test_a_failing_log_handler_does_not_break_outbound_calls_or_user_events(
     logging.getLogger(LOGGER_NAME).addHandler(DiskFull())
     with traced.trace("job"):
         traced.add_event("step", {"a": 1})
+    assert len(last_resort.records) == 1
+
+
+class Raising(logging.Handler):
+    """A handler that raises on every record (a bug in the app's own handler)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        raise RuntimeError("handler bug")
+
+
+def _fail_to_build(*args: object, **kwargs: object) -> Any:
+    raise RuntimeError("a bug in message building")
+
+
+@pytest.mark.parametrize("builder", ["start_message", "end_message"])
+def test_a_raising_handler_and_a_capture_failure_together_leave_the_response_unchanged(
+    make_app: Callable[..., Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    last_resort: Recorder,
+    builder: str,
+) -> None:
+    """The capture failure is reported to ``traced_http.internal``, whose record reaches
+    the same raising handler: that report must not escape into the request either."""
+    app = _app(make_app)
+    reference = _post(app)
+    monkeypatch.setattr(flask_hooks.extension, builder, _fail_to_build)
+    monkeypatch.setattr(traced_http.events, "_internal", traced_http.events._InternalErrors())
+    logging.getLogger(LOGGER_NAME).addHandler(Raising())
+
+    responses = [_post(app) for _ in range(3)]
+
+    for response in responses:
+        assert response.status_code == reference.status_code == 201
+        assert response.get_data() == reference.get_data()
+    assert len(last_resort.records) == 1
+
+
+def test_a_raising_log_record_factory_leaves_the_response_unchanged(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, last_resort: Recorder
+) -> None:
+    app = _app(make_app)
+    reference = _post(app)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        raise RuntimeError("record factory bug")
+
+    monkeypatch.setattr(traced_http.events, "_internal", traced_http.events._InternalErrors())
+    monkeypatch.setattr(flask_hooks.extension, "end_message", _fail_to_build)
+    saved = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(factory)
+    try:
+        response = _post(app)
+    finally:
+        logging.setLogRecordFactory(saved)
+
+    assert response.status_code == reference.status_code == 201
+    assert response.get_data() == reference.get_data()
     assert len(last_resort.records) == 1
 
 

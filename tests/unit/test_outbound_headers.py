@@ -29,14 +29,31 @@ SPAN = "b7ad6b7169203331"
     ],
 )
 def test_caller_overrides_only_with_another_trace(given, overrides):
-    assert OutboundHeaders().caller_overrides(CaseInsensitiveDict(given), TID) is overrides
+    assert OutboundHeaders().caller_overrides(CaseInsensitiveDict(given), TID, None) is overrides
+
+
+@pytest.mark.parametrize(
+    ("given", "current", "overrides"),
+    [
+        ({"tracestate": "rojo=1"}, "rojo=1", False),
+        ({"traceid": TID, "tracestate": "rojo=1"}, "rojo=1", False),
+        ({"tracestate": "rojo=1"}, None, True),
+        ({"tracestate": "mine=1"}, "rojo=1", True),
+        ({"traceid": TID, "tracestate": "mine=1"}, "rojo=1", True),
+        ({"traceparent": f"00-{TID}-{SPAN}-01", "tracestate": "mine=1"}, "rojo=1", True),
+        ({"TraceState": b"mine=1"}, "rojo=1", True),
+    ],
+)
+def test_an_explicit_tracestate_other_than_the_traces_is_an_override(given, current, overrides):
+    result = OutboundHeaders().caller_overrides(CaseInsensitiveDict(given), TID, current)
+    assert result is overrides
 
 
 def test_configured_plain_names_count_as_overrides():
     names = OutboundHeaders(["traceparent", "X-Request-ID"])
 
-    assert names.caller_overrides(CaseInsensitiveDict({"x-request-id": "other"}), TID)
-    assert not names.caller_overrides(CaseInsensitiveDict({"x-request-id": TID}), TID)
+    assert names.caller_overrides(CaseInsensitiveDict({"x-request-id": "other"}), TID, None)
+    assert not names.caller_overrides(CaseInsensitiveDict({"x-request-id": TID}), TID, None)
 
 
 def test_inject_writes_traceid_traceparent_and_tracestate():

@@ -78,6 +78,12 @@ def test_invalid_traceparent_is_none(value):
 
 
 # --- tracestate --------------------------------------------------------------------------
+# The list-member grammar of the W3C Trace Context text, Tracestate Header section:
+# key = ( lcalpha / DIGIT ) 0*255( keychar ); keychar = lcalpha / DIGIT / "_" / "-" / "*" /
+# "/" / "@"; value = up to 256 of %x20-7E except "," and "=", not ending in a space.
+
+KEY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-*/@"
+VALUE_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in ",=")
 
 
 def test_valid_tracestate_is_kept():
@@ -86,41 +92,117 @@ def test_valid_tracestate_is_kept():
     )
 
 
-def test_tracestate_multi_tenant_key_is_valid():
-    assert parse_tracestate("tenant1@vendor=value") == "tenant1@vendor=value"
-
-
-def test_tracestate_empty_members_are_skipped():
-    assert parse_tracestate("a=1, ,,\tb=2 ,") == "a=1,b=2"
-
-
-def test_tracestate_with_32_members_is_kept():
-    value = ",".join(f"k{i}=v{i}" for i in range(32))
-    assert parse_tracestate(value) == value
-
-
-def test_tracestate_with_33_members_is_dropped():
-    assert parse_tracestate(",".join(f"k{i}=v{i}" for i in range(33))) is None
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("foo@", id="ends-with-at"),
+        pytest.param("foo@@bar", id="two-ats"),
+        pytest.param("foo@bar@baz", id="ats-inside"),
+        pytest.param("tenant1@vendor", id="multi-tenant"),
+        pytest.param("1abc", id="starts-with-digit"),
+        pytest.param("z" * 256, id="256-chars"),
+        pytest.param("t" * 241 + "@" + "v" * 14, id="tenant-241-vendor-14"),
+        pytest.param("t" * 242 + "@v", id="tenant-242"),
+        pytest.param("t@" + "v" * 15, id="vendor-15"),
+        pytest.param(KEY_CHARS, id="every-key-char"),
+    ],
+)
+def test_tracestate_keys_of_the_current_grammar_are_valid(key):
+    assert parse_tracestate(f"{key}=1,bar=2") == f"{key}=1,bar=2"
 
 
 @pytest.mark.parametrize(
     "value",
     [
-        pytest.param("a=1,a=2", id="duplicate-key"),
+        pytest.param(VALUE_CHARS.strip(" "), id="every-value-char"),
+        pytest.param("v" * 256, id="256-chars"),
+        pytest.param("a b", id="inner-space"),
+    ],
+)
+def test_tracestate_values_of_the_current_grammar_are_valid(value):
+    assert parse_tracestate(f"foo={value}") == f"foo={value}"
+
+
+def test_tracestate_value_keeps_its_leading_spaces_and_loses_its_trailing_ones():
+    assert parse_tracestate("foo=  1  ,bar=2\t") == "foo=  1,bar=2"
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [
+        pytest.param("foo=1 \t , \t bar=2, \t baz=3", "foo=1,bar=2,baz=3", id="ows-around-commas"),
+        pytest.param("\t foo=1 \t", "foo=1", id="ows-around-the-header"),
+        pytest.param("a=1, ,,\tb=2 ,", "a=1,b=2", id="empty-and-whitespace-members"),
+        pytest.param(
+            "foo=1,bar=2, rojo=1,congo=2, baz=3",
+            "foo=1,bar=2,rojo=1,congo=2,baz=3",
+            id="joined-fields-in-order",
+        ),
+        pytest.param("foo=1, ", "foo=1", id="joined-with-an-empty-field"),
+        pytest.param(", foo=1", "foo=1", id="an-empty-field-joined-first"),
+    ],
+)
+def test_tracestate_empty_members_and_optional_whitespace_are_dropped(value, sent):
+    """Several ``tracestate`` fields reach the app comma-joined in order (RFC 9110)."""
+    assert parse_tracestate(value) == sent
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [
+        ("foo=1,foo=1", "foo=1"),
+        ("foo=1,foo=2", "foo=1"),
+        ("a=1,b=2,a=3,c=4", "a=1,b=2,c=4"),
+    ],
+)
+def test_tracestate_duplicated_key_keeps_the_header_and_its_first_member(value, sent):
+    assert parse_tracestate(value) == sent
+
+
+def test_tracestate_with_32_members_is_kept_however_many_empty_ones():
+    members = [f"k{i}=v{i}" for i in range(32)]
+    assert parse_tracestate(", ,".join(members) + ",") == ",".join(members)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(",".join(f"k{i}=v{i}" for i in range(33)), id="33-members"),
+        pytest.param(",".join(f"k{i}=v{i}" for i in range(32)) + ",k0=again", id="33-one-dup"),
+    ],
+)
+def test_tracestate_with_more_than_32_members_is_dropped(value):
+    assert parse_tracestate(value) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("@foo=1,bar=2", id="key-starts-with-at"),
+        pytest.param("_foo=1", id="key-starts-with-underscore"),
+        pytest.param("z" * 257 + "=1", id="257-char-key"),
         pytest.param("Upper=1", id="uppercase-key"),
-        pytest.param("1abc=1", id="key-starts-with-digit"),
+        pytest.param("foo.bar=1", id="dot-in-key"),
+        pytest.param("foo =1", id="space-before-equals"),
+        pytest.param("=1", id="empty-key"),
         pytest.param("novalue", id="no-equals"),
-        pytest.param("a=", id="empty-value"),
-        pytest.param("a=x=y", id="equals-in-value"),
-        pytest.param("k" * 257 + "=v", id="key-too-long"),
+        pytest.param("foo=,bar=3", id="empty-value"),
+        pytest.param("foo= ", id="value-only-spaces"),
+        pytest.param("foo=bar=baz", id="equals-in-value"),
+        pytest.param("foo=" + "v" * 257, id="257-char-value"),
+        pytest.param("foo=a\tb", id="tab-in-value"),
         pytest.param("a=1,b=\x01", id="control-char-in-value"),
+        pytest.param("a=\x7f", id="del-in-value"),
         pytest.param("a=é", id="non-ascii-value"),
-        pytest.param("a=" + "v" * 257, id="value-too-long"),
-        pytest.param("", id="empty"),
-        pytest.param(" , ", id="only-empty-members"),
+        pytest.param("a=1,b=2,@c=3", id="one-bad-member-last"),
     ],
 )
 def test_invalid_tracestate_is_dropped_whole(value):
+    assert parse_tracestate(value) is None
+
+
+@pytest.mark.parametrize("value", ["", " ", " , \t,", ",,,"])
+def test_empty_tracestate_is_accepted_and_nothing_is_sent_on(value):
     assert parse_tracestate(value) is None
 
 
@@ -198,6 +280,16 @@ def test_traceparent_gives_parent_flags_and_tracestate():
     assert incoming.parent_id == PARENT_ID
     assert incoming.flags == "02"
     assert incoming.tracestate == "a=1"
+
+
+def test_invalid_tracestate_is_dropped_and_the_traceparent_still_used():
+    incoming = InboundHeaders().extract(environ(traceparent=TRACEPARENT, tracestate="a=,b=1"))
+    assert (incoming.trace_id, incoming.parent_id, incoming.source) == (
+        TRACE_ID,
+        PARENT_ID,
+        "traceparent",
+    )
+    assert incoming.tracestate is None
 
 
 def test_tracestate_without_traceparent_is_ignored():
