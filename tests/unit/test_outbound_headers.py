@@ -107,7 +107,7 @@ def test_a_copied_traceparent_of_the_same_plain_trace_is_no_override():
         {"traceid": "req-391", "traceparent": f"00-{w3c_trace_id('req-391')}-{SPAN}-01"}
     )
 
-    assert not OutboundHeaders().caller_overrides(headers, "req-391")
+    assert not OutboundHeaders().caller_overrides(headers, "req-391", None)
 
 
 def test_without_traceparent_in_the_style_no_traceparent_is_written():
