@@ -22,7 +22,7 @@ from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util.retry import Retry
 
-from .bodies import body_kind, capture, marker
+from .bodies import body_kind, capture, content_length, marker
 from .context import TraceContext, current_trace
 from .events import emit, enabled, error_info
 from .ids import new_span_id, new_trace_id
@@ -164,8 +164,7 @@ class TracingAdapter(HTTPAdapter):
         else:
             msg["status_code"] = response.status_code
             if stream:
-                length = response.headers.get("Content-Length")
-                msg["response_size"] = int(length) if length and length.isdigit() else None
+                msg["response_size"] = content_length(response.headers.get("Content-Length"))
                 msg["response_data"] = marker("streamed")
             else:
                 content = response.content or b""
@@ -217,7 +216,7 @@ class _RetryEvents(Retry):
                     "method": last.method if last is not None else None,
                     "url": redactor.url(url),
                     "attempt": len(new.history),
-                    "reason": reason[:1024],
+                    "reason": redactor.text(reason[:1024]),
                     "status": status,
                 },
                 span=span,

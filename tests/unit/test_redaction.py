@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from traced_http.log_format import jsonable
 from traced_http.redaction import REDACTED, Redactor
 
 redactor = Redactor()
@@ -41,7 +42,7 @@ def test_json_fields_are_redacted_at_any_depth():
         "password": "p1",
         "nested": {"deeper": [{"access_token": "t1", "keep": 1}], "ClientSecret": "s"},
     }
-    assert redactor.value(value) == {
+    assert jsonable(value, redactor.secret_field) == {
         "user": "ann",
         "password": REDACTED,
         "nested": {"deeper": [{"access_token": REDACTED, "keep": 1}], "ClientSecret": REDACTED},
@@ -50,7 +51,7 @@ def test_json_fields_are_redacted_at_any_depth():
 
 def test_redacting_does_not_change_the_original():
     value = {"token": "t"}
-    redactor.value(value)
+    jsonable(value, redactor.secret_field)
     assert value == {"token": "t"}
 
 
@@ -89,4 +90,7 @@ def test_configured_lists_replace_the_defaults():
     custom = Redactor(headers=["X-Session"], fields=["pin"])
     assert custom.secret_header("X-Session")
     assert not custom.secret_header("Authorization")
-    assert custom.value({"PIN": 1, "password": "p"}) == {"PIN": REDACTED, "password": "p"}
+    assert jsonable({"PIN": 1, "password": "p"}, custom.secret_field) == {
+        "PIN": REDACTED,
+        "password": "p",
+    }
