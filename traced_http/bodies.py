@@ -105,8 +105,8 @@ def json_value(text: str, size: int, redactor: Redactor) -> Any:
     except (ValueError, RecursionError):  # RecursionError: a caller already deep in the stack
         return marker("invalid_json", length=size, preview=redactor.text(text))
     # A key written with escapes ("pass\u0077ord") only shows its name once parsed.
-    if "\\" in text or redactor.mentions_secret(text):
-        return jsonable(parsed, redactor.secret_field)
+    if "\\" in text or "://" in text or redactor.mentions_secret(text):
+        return jsonable(parsed, redactor)
     return parsed
 
 

@@ -108,7 +108,7 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
         return
     ctx = current_trace()
     settings = ctx.settings if ctx is not None else DEFAULT_SETTINGS
-    safe = jsonable({} if msg_dict is None else msg_dict, settings.redactor.secret_field)
+    safe = jsonable({} if msg_dict is None else msg_dict, settings.redactor)
     if not isinstance(safe, dict):
         safe = {"value": safe}
     text = remarks if isinstance(remarks, str) else str(jsonable(remarks))

@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable, Optional
 
 from .context import current_trace
-from .redaction import REDACTED
+from .redaction import REDACTED, Redactor
 
 __all__ = [
     "DEPTH_LIMIT",
@@ -178,25 +178,27 @@ def _cut(text: str, size: int) -> str:
     return f"{text[:_VALUE_LIMIT]}...[cut, {size} in all]"
 
 
-def jsonable(obj: Any, secret: Optional[Callable[[str], bool]] = None) -> Any:
+def jsonable(obj: Any, redactor: Optional[Redactor] = None) -> Any:
     """A copy of ``obj`` that JSON can hold: bounded in depth, length and items; no cycles.
 
-    The one walker of logged values: with ``secret`` (a ``Redactor.secret_field``), the
-    value of every key it names is replaced by ``[REDACTED]``, at any depth. Past
-    ``DEPTH_LIMIT`` levels a value is written as ``"[too deep]"``, so no input, however
-    nested, makes it recurse further.
+    The one walker of logged values. With a ``redactor``, the value of every secret-named
+    key is replaced by ``[REDACTED]`` at any depth, and strings are redacted as free text
+    (an echoed ``password=...``, a URL with credentials). Past ``DEPTH_LIMIT`` levels a
+    value is written as ``"[too deep]"``, so no input, however nested, makes it recurse
+    further.
     """
-    return _walk(obj, secret, 0, set())
+    return _walk(obj, redactor, 0, set())
 
 
-def _walk(obj: Any, secret: Optional[Callable[[str], bool]], depth: int, seen: set[int]) -> Any:
+def _walk(obj: Any, redactor: Optional[Redactor], depth: int, seen: set[int]) -> Any:
     if obj is None or isinstance(obj, (bool, int)):
         return obj
     if isinstance(obj, float):
         # NaN and infinity are not JSON: written bare, they break strict log parsers.
         return obj if math.isfinite(obj) else repr(obj)
     if isinstance(obj, str):
-        return _cut(obj, len(obj))
+        text = _cut(obj, len(obj))
+        return text if redactor is None else redactor.text(text)
     if depth >= DEPTH_LIMIT:
         return "[too deep]"
     if id(obj) in seen:
@@ -204,7 +206,7 @@ def _walk(obj: Any, secret: Optional[Callable[[str], bool]], depth: int, seen: s
     if isinstance(obj, dict) or not isinstance(obj, (list, tuple, set, frozenset)):
         converted = obj if isinstance(obj, dict) else _fallback(obj)
         if not isinstance(converted, dict):
-            return _walk(converted, secret, depth + 1, seen) if converted is not obj else None
+            return _walk(converted, redactor, depth + 1, seen) if converted is not obj else None
         seen.add(id(obj))
         out = {}
         for index, (key, value) in enumerate(converted.items()):
@@ -212,14 +214,14 @@ def _walk(obj: Any, secret: Optional[Callable[[str], bool]], depth: int, seen: s
                 out["..."] = f"[{len(converted) - _ITEMS_LIMIT} more]"
                 break
             name = key if isinstance(key, str) else _text(key)
-            if secret is not None and secret(name):
+            if redactor is not None and redactor.secret_field(name):
                 out[name] = REDACTED
             else:
-                out[name] = _walk(value, secret, depth + 1, seen)
+                out[name] = _walk(value, redactor, depth + 1, seen)
         seen.discard(id(obj))
         return out
     seen.add(id(obj))
-    items = [_walk(v, secret, depth + 1, seen) for v in list(obj)[:_ITEMS_LIMIT]]
+    items = [_walk(v, redactor, depth + 1, seen) for v in list(obj)[:_ITEMS_LIMIT]]
     seen.discard(id(obj))
     return items
 

@@ -177,3 +177,13 @@ def test_form_field_names_compare_with_hyphen_and_underscore_alike():
 )
 def test_content_length_is_read_from_ascii_digits_only(raw, expected):
     assert content_length(raw) == expected
+
+
+def test_json_string_values_are_redacted_as_text():
+    data = json.dumps(
+        {"data": "user=ann&password=hunter2", "next": "https://ann:hunter2@example.com/x"}
+    ).encode()
+    assert capture(data, "json", 2048, redactor) == {
+        "data": f"user=ann&password={REDACTED}",
+        "next": f"https://{REDACTED}@example.com/x",
+    }

@@ -42,7 +42,7 @@ def test_json_fields_are_redacted_at_any_depth():
         "password": "p1",
         "nested": {"deeper": [{"access_token": "t1", "keep": 1}], "ClientSecret": "s"},
     }
-    assert jsonable(value, redactor.secret_field) == {
+    assert jsonable(value, redactor) == {
         "user": "ann",
         "password": REDACTED,
         "nested": {"deeper": [{"access_token": REDACTED, "keep": 1}], "ClientSecret": REDACTED},
@@ -51,7 +51,7 @@ def test_json_fields_are_redacted_at_any_depth():
 
 def test_redacting_does_not_change_the_original():
     value = {"token": "t"}
-    jsonable(value, redactor.secret_field)
+    jsonable(value, redactor)
     assert value == {"token": "t"}
 
 
@@ -90,7 +90,7 @@ def test_configured_lists_replace_the_defaults():
     custom = Redactor(headers=["X-Session"], fields=["pin"])
     assert custom.secret_header("X-Session")
     assert not custom.secret_header("Authorization")
-    assert jsonable({"PIN": 1, "password": "p"}, custom.secret_field) == {
+    assert jsonable({"PIN": 1, "password": "p"}, custom) == {
         "PIN": REDACTED,
         "password": "p",
     }
@@ -123,13 +123,13 @@ def test_names_match_with_hyphen_and_underscore_alike(name):
     ],
 )
 def test_default_list_covers_credential_carrying_field_names(name):
-    logged = jsonable({"headers": {name: "s3cr3t"}, "user": "ann"}, redactor.secret_field)
+    logged = jsonable({"headers": {name: "s3cr3t"}, "user": "ann"}, redactor)
     assert logged == {"headers": {name: REDACTED}, "user": "ann"}
 
 
 def test_request_headers_copied_into_a_user_event_lose_their_credentials():
     headers = {"Authorization": "Bearer abc.def", "Cookie": "sid=1", "Accept": "*/*"}
-    assert jsonable({"headers": headers}, redactor.secret_field) == {
+    assert jsonable({"headers": headers}, redactor) == {
         "headers": {"Authorization": REDACTED, "Cookie": REDACTED, "Accept": "*/*"}
     }
 
