@@ -158,10 +158,10 @@ class Redactor:
             low = normalized(text)
         parts: list[str] = []
         done = 0
-        for match in self._field.finditer(low):
+        search = self._field.search
+        match = search(low)
+        while match is not None:
             start = match.start("value")
-            if start < done:
-                continue  # inside a value already hidden
             first = low[start : start + 1]
             if first == "{" or first == "[":
                 end = _closing_bracket(low, start)
@@ -172,6 +172,7 @@ class Redactor:
             parts.append(text[done:start])
             parts.append(quote + REDACTED + quote)
             done = end
+            match = search(low, done)  # what is hidden is not read again
         if not parts:
             return text
         parts.append(text[done:])
@@ -181,10 +182,10 @@ class Redactor:
         """``<wsse:Password>x</wsse:Password>`` without its ``x``; nested elements whole."""
         parts: list[str] = []
         done = 0
-        for match in self._element.finditer(low):
+        search = self._element.search
+        match = search(low)
+        while match is not None:
             start = match.end()
-            if start < done:
-                continue  # inside an element already hidden
             if low.startswith("<", start) and not low.startswith("</", start):
                 end = low.find("</" + match.group("tag"), start)
             else:
@@ -192,6 +193,7 @@ class Redactor:
             parts.append(text[done:start])
             parts.append(REDACTED)
             done = len(low) if end < 0 else end
+            match = search(low, done)
         if not parts:
             return text
         parts.append(text[done:])
