@@ -15,7 +15,14 @@ from urllib.parse import quote
 
 from flask import Request, Response
 
-from traced_http.bodies import body_kind, capture, content_length, form_fields, marker, truncated
+from traced_http.bodies import (
+    body_kind,
+    capture,
+    content_length,
+    marker,
+    query_fields,
+    truncated,
+)
 from traced_http.events import describe_failure, error_info
 from traced_http.propagation import InboundHeaders, Incoming, parse_traceparent, valid_plain_id
 from traced_http.redaction import REDACTED, VALUE_LIMIT, Redactor, cut
@@ -26,6 +33,7 @@ from .config import TracingConfig
 __all__ = ["end_message", "start_message"]
 
 HEADER_VALUE_LIMIT = VALUE_LIMIT
+HEADERS_LIMIT = 8 * VALUE_LIMIT
 _REJECTED = "[REJECTED]"
 _BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
 # Environ key -> header name, "" for keys that are not headers (wsgi.input, SERVER_NAME).
@@ -130,6 +138,7 @@ def request_headers(
     rejected = incoming.rejected
     trace_names = inbound.logged_names
     out: dict[str, str] = {}
+    budget = HEADERS_LIMIT  # long values past this total are logged as their length only
     for key, value in environ.items():
         name = names.get(key)
         if name is None:
@@ -151,7 +160,8 @@ def request_headers(
         ):
             value = _REJECTED
         elif len(value) > HEADER_VALUE_LIMIT:
-            value = cut(value)
+            value = cut(value, min(HEADER_VALUE_LIMIT, max(budget, 0)))
+        budget -= len(value)
         out[name] = value
     return out
 
@@ -170,7 +180,7 @@ def request_data(
     """As in the seed, the query args of a GET; else the body, when textual and captured."""
     if method in _BODYLESS:
         query = environ.get("QUERY_STRING")
-        return form_fields(query, settings.redactor) if query else {}
+        return query_fields(query, settings.redactor) if query else {}
     if not settings.capture_bodies:
         return None
     length = _content_length(environ)

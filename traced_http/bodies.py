@@ -27,10 +27,13 @@ __all__ = [
     "content_length",
     "form_fields",
     "marker",
+    "query_fields",
     "truncated",
 ]
 
 JSON, FORM, TEXT = "json", "form", "text"
+# Characters of a query string that ``query_fields`` reads; the rest is only counted.
+QUERY_READ_LIMIT = 4 * VALUE_LIMIT
 # Everything of a JSON text but its brackets: strings (an unterminated one to the end)
 # and runs of other characters. What is left measures the nesting, in C.
 _NOT_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[^"\[\]{}]+', re.DOTALL)
@@ -131,9 +134,32 @@ def form_fields(text: str, redactor: Redactor) -> dict[str, Any]:
     At most ``FIELDS_LIMIT`` fields are recorded, each value cut to ``VALUE_LIMIT``; the
     key ``...`` counts the fields left out. Linear in ``text``, however it repeats a name.
     """
+    fields, left_out = _fields(text, redactor)
+    if left_out:
+        fields["..."] = f"[{left_out} more]"
+    return fields
+
+
+def query_fields(query: str, redactor: Redactor) -> dict[str, Any]:
+    """The fields of a query string, as ``form_fields`` gives them, reading at most
+    ``QUERY_READ_LIMIT`` characters of it (a URL can be far longer than a body's limit)."""
+    if len(query) <= QUERY_READ_LIMIT:
+        return form_fields(query, redactor)
+    head = query[:QUERY_READ_LIMIT]
+    end = head.rfind("&")
+    if end > 0:
+        head = head[:end]  # a field cut in two is left out whole
+    fields, left_out = _fields(head, redactor)
+    left_out += query.count("&", len(head)) + (0 if end > 0 else 1)
+    fields["..."] = f"[{left_out} more]"
+    return fields
+
+
+def _fields(text: str, redactor: Redactor) -> tuple[dict[str, Any], int]:
+    """The fields of ``text`` as ``form_fields`` records them, and how many were left out."""
     fields: dict[str, Any] = {}
     pairs = text.split("&", FIELDS_LIMIT)
-    rest = pairs.pop().count("&") + 1 if len(pairs) > FIELDS_LIMIT else 0
+    left_out = pairs.pop().count("&") + 1 if len(pairs) > FIELDS_LIMIT else 0
     encoded = "%" in text or "+" in text
     # No secret word at all, and nothing encoded that could spell one: no name to check.
     check = encoded or redactor.mentions_secret(text)
@@ -154,9 +180,7 @@ def form_fields(text: str, redactor: Redactor) -> dict[str, Any]:
             previous.append(value)
         else:
             fields[name] = [previous, value]
-    if rest:
-        fields["..."] = f"[{rest} more]"
-    return fields
+    return fields, left_out
 
 
 def _too_deep(text: str) -> bool:

@@ -227,9 +227,14 @@ class Redactor:
         if not query or not self.mentions_secret(unquote_plus(query)):
             return query
         out = []
+        secret: dict[str, bool] = {}  # by name: a name repeated is checked once
         for pair in query.split("&"):
             name = pair.partition("=")[0]
-            out.append(name + "=" + REDACTED if self.secret_field(unquote_plus(name)) else pair)
+            hidden = secret.get(name)
+            if hidden is None:
+                decoded = unquote_plus(name) if "%" in name or "+" in name else name
+                hidden = secret[name] = self.secret_field(decoded)
+            out.append(name + "=" + REDACTED if hidden else pair)
         return "&".join(out)
 
 

@@ -255,3 +255,11 @@ def test_long_path_and_query_are_cut_in_the_logged_url(app, events):
     assert len(start["url"]) < 2100
     assert len(start["path"]) < 2100
     assert start["request_data"]["..."] == f"[{5001 - 64} more]"
+
+
+def test_many_long_headers_are_logged_within_a_total_bound(app, events):
+    headers = {f"X-Field-{i}": "v" * 8000 for i in range(99)}
+    app.test_client().get("/", headers=headers)
+    logged = events_of(events, "start")[0]["msg_dict"]["headers"]
+    assert len(json.dumps(logged)) < 8 * 2048 + 99 * 60
+    assert logged["X-Field-98"] == "...[cut, 8000 in all]"

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from traced_http.bodies import body_kind, capture, content_length, form_fields
+from traced_http.bodies import (
+    QUERY_READ_LIMIT,
+    body_kind,
+    capture,
+    content_length,
+    form_fields,
+    query_fields,
+)
 from traced_http.log_format import DEPTH_LIMIT
 from traced_http.redaction import FIELDS_LIMIT, REDACTED, Redactor
 
@@ -187,3 +194,12 @@ def test_json_string_values_are_redacted_as_text():
         "data": f"user=ann&password={REDACTED}",
         "next": f"https://{REDACTED}@example.com/x",
     }
+
+
+def test_a_long_query_is_read_up_to_its_limit_and_the_rest_counted():
+    query = "q=1&" + "a=" + "x" * QUERY_READ_LIMIT + "&b=2&c=3"
+    assert query_fields(query, redactor) == {"q": "1", "...": "[3 more]"}
+    many = "a&" * 50_000
+    fields = query_fields(many, redactor)
+    assert fields["a"] == [""] * FIELDS_LIMIT
+    assert fields["..."] == f"[{50_001 - FIELDS_LIMIT} more]"
