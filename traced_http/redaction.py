@@ -53,6 +53,7 @@ VALUE_LIMIT = 2048
 # At most this many query or form fields are recorded; the rest are counted.
 FIELDS_LIMIT = 64
 _CACHE_LIMIT = 1024
+_SHORT = 256  # up to this length, one regular-expression search beats a search per word
 _CACHED_NAME_LIMIT = 64  # a client chooses header names: long ones are not kept
 # A field whose name holds a secret word, then ``=`` or ``:``, then its value. Matched on
 # the normalized text (lowercase, ``-`` as ``_``; positions are those of the original).
@@ -105,7 +106,7 @@ class Redactor:
     lowercased, with ``-`` and ``_`` alike, so ``access_token`` and ``Api-Key`` are caught.
     """
 
-    __slots__ = ("_element", "_field", "_fields", "_header_cache", "_headers")
+    __slots__ = ("_any_word", "_element", "_field", "_fields", "_header_cache", "_headers")
 
     def __init__(
         self,
@@ -116,6 +117,7 @@ class Redactor:
         self._fields = tuple(dict.fromkeys(normalized(f) for f in fields if f))
         self._header_cache: dict[str, bool] = {}
         words = "|".join(map(re.escape, self._fields)) or "(?!)"
+        self._any_word = re.compile(words)
         self._field = re.compile(_FIELD.format(words=words), re.DOTALL)
         self._element = re.compile(_ELEMENT.format(words=words))
 
@@ -123,21 +125,22 @@ class Redactor:
         """True when the header's value must not be logged."""
         cached = self._header_cache.get(name)
         if cached is None:
-            lowered = normalized(name)
-            cached = lowered in self._headers or any(f in lowered for f in self._fields)
+            cached = normalized(name) in self._headers or self.mentions_secret(name)
             if len(name) <= _CACHED_NAME_LIMIT and len(self._header_cache) < _CACHE_LIMIT:
                 self._header_cache[name] = cached
         return cached
 
     def secret_field(self, name: str) -> bool:
         """True when a query, form, JSON or XML field of this name must not be logged."""
-        lowered = normalized(name)
-        return any(f in lowered for f in self._fields)
+        return self.mentions_secret(name)
 
     def mentions_secret(self, text: str) -> bool:
         """Cheap pre-check: could ``text`` hold a secret field at all?"""
         lowered = normalized(text)
-        return any(f in lowered for f in self._fields)
+        if len(lowered) <= _SHORT:
+            return self._any_word.search(lowered) is not None
+        # On a long text, one C string search per word is faster than the expression.
+        return any(word in lowered for word in self._fields)
 
     def text(self, text: str) -> str:
         """Free text (a cut body, an exception message) with every secret hidden.
@@ -150,9 +153,9 @@ class Redactor:
         """
         if "@" in text and "://" in text:
             text = _USERINFO.sub("://" + REDACTED + "@", text)
-        low = normalized(text)
-        if not any(f in low for f in self._fields):
+        if not self.mentions_secret(text):
             return text
+        low = normalized(text)
         if "<" in low:
             text = self._hide_elements(text, low)
             low = normalized(text)
