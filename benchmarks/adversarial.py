@@ -220,10 +220,11 @@ def _outbound_cases(name: str) -> tuple[Case, Case]:
         session.mount("http://", adapter)
     url = "http://downstream.internal/x"
 
-    def call(session: requests.Session) -> Callable[[], None]:
-        def send() -> None:
+    def call(session: requests.Session) -> Callable[[], requests.Response]:
+        def send() -> requests.Response:
             response = session.get(url, stream=stream)
             response.close()
+            return response
 
         return send
 

@@ -208,6 +208,8 @@ class Redactor:
             return self.url(url[:VALUE_LIMIT]) + f"...[cut, {len(url)} in all]"
         if "@" not in url and "?" not in url and "#" not in url:
             return url
+        if "@" in url and "://" in url:  # also a URL inside the value (``Refresh: 0; url=...``)
+            url = _USERINFO.sub("://" + REDACTED + "@", url)
         try:
             parts = urlsplit(url)
         except ValueError:

@@ -158,6 +158,22 @@ def test_request_headers_copied_into_a_user_event_are_redacted(make_app, events,
     assert SECRET not in log_text()
 
 
+def test_user_event_remarks_are_redacted_as_text(make_app, events, log_text):
+    import traced_http as traced
+
+    app = make_app()
+
+    @app.route("/")
+    def index():
+        traced.add_event("retrying", remarks=f"GET https://ann:{SECRET}@h/x?token={SECRET}")
+        return "ok"
+
+    app.test_client().get("/")
+    (event,) = events_of(events, "retrying")
+    assert event["remarks"] == "GET https://[REDACTED]@h/x?token=[REDACTED]"
+    assert SECRET not in log_text()
+
+
 @pytest.mark.parametrize("name", ["Api-Key", "X-Goog-Api-Key", "X-Session-Id", "Private-Key"])
 def test_hyphenated_secret_header_names_are_redacted(app, events, log_text, name):
     app.test_client().get("/", headers={name: SECRET})

@@ -201,3 +201,8 @@ def test_a_long_url_is_cut_before_it_is_read():
 def test_cut_keeps_short_values_and_marks_long_ones():
     assert cut("abc", 5) == "abc"
     assert cut("abcdef", 3) == "abc...[cut, 6 in all]"
+
+
+def test_a_url_inside_a_url_valued_header_loses_its_credentials():
+    logged = redactor.url("0; url=https://ann:hunter2@example.com/next")
+    assert logged == f"0; url=https://{REDACTED}@example.com/next"
