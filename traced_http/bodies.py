@@ -38,6 +38,7 @@ QUERY_READ_LIMIT = 4 * VALUE_LIMIT
 # and runs of other characters. What is left measures the nesting, in C.
 _NOT_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[^"\[\]{}]+', re.DOTALL)
 _NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SNIFF = frozenset(b"\x00\xef\xfe\xff")  # first bytes of a BOM, or of UTF-16/32 ASCII
 _UTF32_BOMS = (codecs.BOM_UTF32_BE, codecs.BOM_UTF32_LE)
 _UTF16_BOMS = (codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE)
 
@@ -143,15 +144,16 @@ def form_fields(text: str, redactor: Redactor) -> dict[str, Any]:
 def query_fields(query: str, redactor: Redactor) -> dict[str, Any]:
     """The fields of a query string, as ``form_fields`` gives them, reading at most
     ``QUERY_READ_LIMIT`` characters of it (a URL can be far longer than a body's limit)."""
-    if len(query) <= QUERY_READ_LIMIT:
-        return form_fields(query, redactor)
-    head = query[:QUERY_READ_LIMIT]
-    end = head.rfind("&")
-    if end > 0:
-        head = head[:end]  # a field cut in two is left out whole
+    head, unread = query, 0
+    if len(query) > QUERY_READ_LIMIT:
+        head = query[:QUERY_READ_LIMIT]
+        end = head.rfind("&")
+        if end > 0:
+            head = head[:end]  # a field cut in two is left out whole
+        unread = query.count("&", len(head)) + (0 if end > 0 else 1)
     fields, left_out = _fields(head, redactor)
-    left_out += query.count("&", len(head)) + (0 if end > 0 else 1)
-    fields["..."] = f"[{left_out} more]"
+    if left_out + unread:
+        fields["..."] = f"[{left_out + unread} more]"
     return fields
 
 
@@ -185,7 +187,7 @@ def _fields(text: str, redactor: Redactor) -> tuple[dict[str, Any], int]:
 
 def _too_deep(text: str) -> bool:
     """True when JSON text nests deeper than ``DEPTH_LIMIT`` (strings ignored)."""
-    if text.count("[") + text.count("{") <= DEPTH_LIMIT:
+    if len(text) <= DEPTH_LIMIT or text.count("[") + text.count("{") <= DEPTH_LIMIT:
         return False  # too few brackets to nest that deep: the usual case, no scan
     brackets = _NOT_BRACKETS.sub("", text)
     return max(accumulate(map(_NESTING.__getitem__, brackets)), default=0) > DEPTH_LIMIT
@@ -195,7 +197,7 @@ def _json_encoding(data: bytes) -> str:
     """UTF-8, or UTF-16/32 when a BOM or the NULs of the first bytes say so: JSON is
     read as ``json.loads`` and Flask read it (RFC 4627's detection). Other text is
     UTF-8 or not previewed."""
-    if data[:1] not in (b"\x00", b"\xef", b"\xfe", b"\xff") and data[1:2] != b"\x00":
+    if len(data) < 2 or (data[0] not in _SNIFF and data[1]):
         return "utf-8"  # the common case, decided from the first two bytes
     if data.startswith(_UTF32_BOMS):
         return "utf-32"
