@@ -148,7 +148,8 @@ class Redactor:
         Hidden: the userinfo of any URL (``scheme://user:pw@host``), and the value of any
         secret-named field written as ``name=value``, ``"name": value``, ``name: value``
         or ``<name>value</name>``. A value that is an object, a list or nested elements
-        is hidden whole, up to its end, or to the end of a text cut inside it. Linear in
+        is hidden whole, up to its end, or to the end of a text cut inside it. Past
+        ``FIELDS_LIMIT`` secrets (of each kind) the rest of the text is hidden. Linear in
         the length of ``text``.
         """
         if "@" in text and "://" in text:
@@ -165,6 +166,10 @@ class Redactor:
         match = search(low)
         while match is not None:
             start = match.start("value")
+            if len(parts) >= 2 * FIELDS_LIMIT:  # past that many secrets, hide the rest
+                parts.append(text[done:start] + REDACTED)
+                done = len(text)
+                break
             first = low[start : start + 1]
             if first == "{" or first == "[":
                 end = _closing_bracket(low, start)
@@ -189,7 +194,9 @@ class Redactor:
         match = search(low)
         while match is not None:
             start = match.end()
-            if low.startswith("<", start) and not low.startswith("</", start):
+            if len(parts) >= 2 * FIELDS_LIMIT:  # past that many secret elements, hide the rest
+                end = -1
+            elif low.startswith("<", start) and not low.startswith("</", start):
                 end = low.find("</" + match.group("tag"), start)
             else:
                 end = low.find("<", start)

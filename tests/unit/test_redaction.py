@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from traced_http.log_format import jsonable
-from traced_http.redaction import REDACTED, VALUE_LIMIT, Redactor, cut
+from traced_http.redaction import FIELDS_LIMIT, REDACTED, VALUE_LIMIT, Redactor, cut
 
 redactor = Redactor()
 
@@ -206,3 +206,11 @@ def test_cut_keeps_short_values_and_marks_long_ones():
 def test_a_url_inside_a_url_valued_header_loses_its_credentials():
     logged = redactor.url("0; url=https://ann:hunter2@example.com/next")
     assert logged == f"0; url=https://{REDACTED}@example.com/next"
+
+
+@pytest.mark.parametrize("unit", ["token=hunter2&a=1&", "<token>hunter2</token><a>1</a>"])
+def test_past_the_field_limit_the_rest_of_a_text_is_hidden(unit):
+    hidden = redactor.text(unit * 200)
+    assert "hunter2" not in hidden
+    assert hidden.count(REDACTED) == FIELDS_LIMIT + 1
+    assert hidden.endswith(REDACTED)
