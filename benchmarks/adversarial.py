@@ -113,7 +113,7 @@ INBOUND: dict[str, dict[str, Any]] = {
     "Referer of 8 KB that URL parsing rejects": {
         "method": "GET",
         "path": "/hello",
-        "headers": {"Referer": "http://[" + "token=" * 1360},
+        "headers": {"Referer": "http://[" + _TOKEN * 1600},
     },
     "query '?a&a&a...' (4 KB, gunicorn's line limit)": {
         "method": "GET",

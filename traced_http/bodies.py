@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from itertools import accumulate
+from itertools import accumulate, repeat
 from typing import Any, Optional
 from urllib.parse import unquote_plus
 
@@ -34,9 +34,8 @@ __all__ = [
 JSON, FORM, TEXT = "json", "form", "text"
 # Characters of a query string that ``query_fields`` reads; the rest is only counted.
 QUERY_READ_LIMIT = 4 * VALUE_LIMIT
-# Everything of a JSON text but its brackets: strings (an unterminated one to the end)
-# and runs of other characters. What is left measures the nesting, in C.
-_NOT_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[^"\[\]{}]+', re.DOTALL)
+# JSON strings (an unterminated one to the end): removed before the nesting is measured.
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 _SNIFF = frozenset(b"\x00\xef\xfe\xff")  # first bytes of a BOM, or of UTF-16/32 ASCII
 _UTF32_BOMS = (codecs.BOM_UTF32_BE, codecs.BOM_UTF32_LE)
@@ -189,8 +188,10 @@ def _too_deep(text: str) -> bool:
     """True when JSON text nests deeper than ``DEPTH_LIMIT`` (strings ignored)."""
     if len(text) <= DEPTH_LIMIT or text.count("[") + text.count("{") <= DEPTH_LIMIT:
         return False  # too few brackets to nest that deep: the usual case, no scan
-    brackets = _NOT_BRACKETS.sub("", text)
-    return max(accumulate(map(_NESTING.__getitem__, brackets)), default=0) > DEPTH_LIMIT
+    if '"' in text:
+        text = _STRINGS.sub("", text)
+    # The running sum of +1/-1 per bracket, all in C (map, accumulate, max).
+    return max(accumulate(map(_NESTING.get, text, repeat(0))), default=0) > DEPTH_LIMIT
 
 
 def _json_encoding(data: bytes) -> str:
