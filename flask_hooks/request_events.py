@@ -63,14 +63,25 @@ def start_message(
     redactor = settings.redactor
     method = environ.get("REQUEST_METHOD", "GET")
     remote_addr = environ.get("REMOTE_ADDR")
-    # Each part is built on its own: one that fails costs only itself, never the others.
-    msg: dict[str, Any] = {"method": method}
-    msg["url"] = _part(msg, "url", request_url, environ, redactor)
-    msg["path"] = _part(msg, "path", _logged_path, environ.get("PATH_INFO") or "/")
-    msg["headers"] = _part(
-        msg, "headers", request_headers, environ, settings, config.inbound, incoming
-    )
-    msg["request_data"] = _part(msg, "request_data", request_data, req, environ, method, settings)
+    try:
+        msg: dict[str, Any] = {
+            "method": method,
+            "url": request_url(environ, redactor),
+            "path": _logged_path(environ.get("PATH_INFO") or "/"),
+            "headers": request_headers(environ, settings, config.inbound, incoming),
+            "request_data": request_data(req, environ, method, settings),
+        }
+    except Exception:
+        # Built again part by part: one that fails costs only itself, never the others.
+        msg = {"method": method}
+        msg["url"] = _part(msg, "url", request_url, environ, redactor)
+        msg["path"] = _part(msg, "path", _logged_path, environ.get("PATH_INFO") or "/")
+        msg["headers"] = _part(
+            msg, "headers", request_headers, environ, settings, config.inbound, incoming
+        )
+        msg["request_data"] = _part(
+            msg, "request_data", request_data, req, environ, method, settings
+        )
     msg["ip"] = cut(environ.get("HTTP_X_REAL_IP") or remote_addr or "")
     msg["remote_addr"] = remote_addr
     msg["start_time"] = now

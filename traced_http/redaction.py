@@ -82,7 +82,7 @@ _USERINFO = re.compile(r"://[^/?#\s\"'<>\\]*@")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ-", "abcdefghijklmnopqrstuvwxyz_")
 
 
-def normalized(name: str) -> str:
+def _normalized(name: str) -> str:
     """A name as secret words are compared: lowercase, ``-`` read as ``_``."""
     lowered = name.lower()
     if len(lowered) != len(name):  # a few characters lowercase to two (İ): keep positions
@@ -113,8 +113,8 @@ class Redactor:
         headers: Sequence[str] = DEFAULT_REDACT_HEADERS,
         fields: Sequence[str] = DEFAULT_REDACT_FIELDS,
     ) -> None:
-        self._headers = frozenset(normalized(h) for h in headers)
-        self._fields = tuple(dict.fromkeys(normalized(f) for f in fields if f))
+        self._headers = frozenset(_normalized(h) for h in headers)
+        self._fields = tuple(dict.fromkeys(_normalized(f) for f in fields if f))
         self._header_cache: dict[str, bool] = {}
         words = "|".join(map(re.escape, self._fields)) or "(?!)"
         self._any_word = re.compile(words)
@@ -125,7 +125,7 @@ class Redactor:
         """True when the header's value must not be logged."""
         cached = self._header_cache.get(name)
         if cached is None:
-            cached = normalized(name) in self._headers or self.mentions_secret(name)
+            cached = _normalized(name) in self._headers or self.mentions_secret(name)
             if len(name) <= _CACHED_NAME_LIMIT and len(self._header_cache) < _CACHE_LIMIT:
                 self._header_cache[name] = cached
         return cached
@@ -136,7 +136,7 @@ class Redactor:
 
     def mentions_secret(self, text: str) -> bool:
         """Cheap pre-check: could ``text`` hold a secret field at all?"""
-        lowered = normalized(text)
+        lowered = _normalized(text)
         if len(lowered) <= _SHORT:
             return self._any_word.search(lowered) is not None
         # On a long text, one C string search per word is faster than the expression.
@@ -156,10 +156,10 @@ class Redactor:
             text = _USERINFO.sub("://" + REDACTED + "@", text)
         if not self.mentions_secret(text):
             return text
-        low = normalized(text)
+        low = _normalized(text)
         if "<" in low:
             text = self._hide_elements(text, low)
-            low = normalized(text)
+            low = _normalized(text)
         parts: list[str] = []
         done = 0
         search = self._field.search
