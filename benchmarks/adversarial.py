@@ -10,7 +10,8 @@ Every input stays within what a default gunicorn or Werkzeug server accepts (a r
 line up to 4 KiB for gunicorn, 64 KiB for Werkzeug; up to 100 header fields of 8 KiB).
 The long queries go to a path with no route (a 404), so that Werkzeug's own parsing of
 the query in a view (26 ms for 62 KB) does not drown the figure. The table gives CPU µs
-per request, the added µs (median of round-by-round differences) and the ratio; the results go to benchmarks/results/local/adversarial.md (not tracked).
+per request, the added µs (median of round-by-round differences) and the ratio; the
+results go to benchmarks/results/local/adversarial.md (not tracked).
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def capture(data: bytes, kind: str, limit: int, redactor: Redactor) -> Any:
 def json_value(text: str, size: int, redactor: Redactor) -> Any:
     """A JSON body parsed, secret fields hidden; a marker with a preview when it is not
     JSON or nests deeper than ``DEPTH_LIMIT``."""
-    if _too_deep(text):
+    if len(text) > DEPTH_LIMIT and _too_deep(text):  # a short text cannot nest that deep
         return marker("too_deep", length=size, preview=redactor.text(text))
     try:
         parsed = json.loads(text)
@@ -186,7 +186,7 @@ def _fields(text: str, redactor: Redactor) -> tuple[dict[str, Any], int]:
 
 def _too_deep(text: str) -> bool:
     """True when JSON text nests deeper than ``DEPTH_LIMIT`` (strings ignored)."""
-    if len(text) <= DEPTH_LIMIT or text.count("[") + text.count("{") <= DEPTH_LIMIT:
+    if text.count("[") + text.count("{") <= DEPTH_LIMIT:
         return False  # too few brackets to nest that deep: the usual case, no scan
     if '"' in text:
         text = _STRINGS.sub("", text)
