@@ -7,6 +7,7 @@ import logging
 import pytest
 
 import flask_hooks.extension as extension
+import flask_hooks.request_events as request_events
 
 
 def _explode(*args: object, **kwargs: object) -> dict[str, object]:
@@ -54,8 +55,6 @@ def test_a_body_nested_too_deep_costs_only_its_own_capture(make_app, events):
 def test_a_failing_part_of_the_start_event_costs_only_that_part(
     make_app, events, monkeypatch, part
 ):
-    import flask_hooks.request_events as request_events
-
     app = make_app()
     app.route("/")(lambda: "fine")
     monkeypatch.setattr(request_events, part, _explode)

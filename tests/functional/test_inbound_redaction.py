@@ -6,9 +6,10 @@ import json
 import logging
 
 import pytest
-from flask import Flask, make_response, redirect
+from flask import Flask, make_response, redirect, request
 
-from traced_http.testing import events_of
+import traced_http as traced
+from traced_http.testing import events_of, serve_app
 
 SECRET = "hunter2-SECRET"
 
@@ -141,10 +142,6 @@ def test_redaction_lists_from_app_config(events):
 
 
 def test_request_headers_copied_into_a_user_event_are_redacted(make_app, events, log_text):
-    from flask import request
-
-    import traced_http as traced
-
     app = make_app()
 
     @app.route("/")
@@ -159,8 +156,6 @@ def test_request_headers_copied_into_a_user_event_are_redacted(make_app, events,
 
 
 def test_user_event_remarks_are_redacted_as_text(make_app, events, log_text):
-    import traced_http as traced
-
     app = make_app()
 
     @app.route("/")
@@ -225,9 +220,6 @@ def test_location_fragment_with_a_token_is_redacted(make_app, events, log_text):
     ids=["raise_for_status", "InvalidURL"],
 )
 def test_url_credentials_in_an_error_message_are_redacted(make_app, events, url):
-    import traced_http as traced
-    from traced_http.testing import serve_app
-
     downstream = Flask("downstream")
     app = make_app()
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 import pytest
 import requests
 import responses
+from flask import Flask, Response, redirect, request
 
 import traced_http as traced
 from traced_http.redaction import REDACTED
@@ -301,8 +304,6 @@ def test_secret_query_fields_are_redacted_in_error_messages_too(events, closed_p
 @pytest.fixture(scope="module")
 def downstream() -> Iterator[str]:
     """A real server with the hostile answers a client can meet."""
-    from flask import Flask, Response, redirect, request
-
     app = Flask("downstream")
 
     @app.route("/deep")
@@ -367,8 +368,6 @@ def test_a_token_in_a_redirect_fragment_is_redacted_in_every_hop(events, downstr
 @pytest.fixture
 def odd_length_server() -> Iterator[str]:
     """Answers every request with ``Content-Length: ²`` (a digit to ``isdigit``, not ``int``)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

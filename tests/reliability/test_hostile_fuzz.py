@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -78,8 +79,6 @@ def planted_body(draw: st.DrawFn) -> tuple[str, bytes]:
         return "application/json", json.dumps(doc).encode(encoding)
     if kind == "form":
         fields = [*filler.items(), (name, value), ("pad", pad)]
-        from urllib.parse import urlencode
-
         return "application/x-www-form-urlencoded", urlencode(fields).encode()
     if kind == "xml":
         tag = name.replace("[", "").replace("]", "")
