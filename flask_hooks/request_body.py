@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Optional
 
-from traced_http.bodies import body_kind
+from traced_http.bodies import body_kind, content_length
 from traced_http.settings import TraceSettings
 
-__all__ = ["BODYLESS", "RecordedInput", "content_length", "watch_body"]
+__all__ = ["BODYLESS", "RecordedInput", "request_length", "watch_body"]
 
 # Methods whose request_data is the query string, as in the recipe: their body is ignored.
 BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
@@ -33,7 +33,7 @@ def watch_body(
     """
     if not settings.capture_bodies or environ.get("REQUEST_METHOD") in BODYLESS:
         return None
-    length = content_length(environ)
+    length = request_length(environ)
     if not length:
         return None
     kind = body_kind(environ.get("CONTENT_TYPE"))
@@ -46,12 +46,9 @@ def watch_body(
     return recorded
 
 
-def content_length(environ: Mapping[str, Any]) -> Optional[int]:
+def request_length(environ: Mapping[str, Any]) -> Optional[int]:
     """The ``Content-Length`` of the request, when it is a plain decimal number."""
-    raw = environ.get("CONTENT_LENGTH")
-    if raw and raw.isascii() and raw.isdigit():
-        return int(raw)
-    return None
+    return content_length(environ.get("CONTENT_LENGTH"))
 
 
 class RecordedInput:

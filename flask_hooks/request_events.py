@@ -9,27 +9,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import quote
 
 from flask import Response
 
-from traced_http.bodies import body_kind, capture, form_fields, marker, truncated
-from traced_http.events import error_info
+from traced_http.bodies import (
+    body_kind,
+    capture,
+    marker,
+    query_fields,
+    truncated,
+)
+from traced_http.events import describe_failure, error_info
 from traced_http.propagation import InboundHeaders, Incoming, parse_traceparent, valid_plain_id
-from traced_http.redaction import REDACTED, Redactor
+from traced_http.redaction import REDACTED, VALUE_LIMIT, Redactor, cut
 from traced_http.settings import TraceSettings
 
 from .config import TracingConfig
-from .request_body import BODYLESS, RecordedInput, content_length
+from .request_body import BODYLESS, RecordedInput, request_length
 
 __all__ = ["end_message", "recorded_body", "start_message"]
 
-HEADER_VALUE_LIMIT = 2048
+HEADER_VALUE_LIMIT = VALUE_LIMIT
+HEADERS_LIMIT = 8 * VALUE_LIMIT
 _REJECTED = "[REJECTED]"
 # Environ key -> header name, "" for keys that are not headers (wsgi.input, SERVER_NAME).
 _names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 _NAMES_LIMIT = 1024
+_NAME_KEY_LIMIT = 64  # longer environ keys are not cached (a client chooses them)
 # Headers whose value is a URL: its credentials and secret query fields are hidden.
 _URL_REQUEST_HEADERS = frozenset(("Referer",))
 # Response headers looked at by name (lowercased): a URL to redact, or the content type.
@@ -58,17 +66,29 @@ def start_message(
     redactor = settings.redactor
     method = environ.get("REQUEST_METHOD", "GET")
     remote_addr = environ.get("REMOTE_ADDR")
-    msg: dict[str, Any] = {
-        "method": method,
-        "url": request_url(environ, redactor),
-        "path": _decoded(environ.get("PATH_INFO") or "/"),
-        "headers": request_headers(environ, settings, config.inbound, incoming),
-        "request_data": request_data(environ, method, settings, body),
-        "ip": _cut(environ.get("HTTP_X_REAL_IP") or remote_addr or ""),
-        "remote_addr": remote_addr,
-        "start_time": now,
-        "id_source": incoming.source,
-    }
+    try:
+        msg: dict[str, Any] = {
+            "method": method,
+            "url": request_url(environ, redactor),
+            "path": _logged_path(environ.get("PATH_INFO") or "/"),
+            "headers": request_headers(environ, settings, config.inbound, incoming),
+            "request_data": request_data(environ, method, settings, body),
+        }
+    except Exception:
+        # Built again part by part: one that fails costs only itself, never the others.
+        msg = {"method": method}
+        msg["url"] = _part(msg, "url", request_url, environ, redactor)
+        msg["path"] = _part(msg, "path", _logged_path, environ.get("PATH_INFO") or "/")
+        msg["headers"] = _part(
+            msg, "headers", request_headers, environ, settings, config.inbound, incoming
+        )
+        msg["request_data"] = _part(
+            msg, "request_data", request_data, environ, method, settings, body
+        )
+    msg["ip"] = cut(environ.get("HTTP_X_REAL_IP") or remote_addr or "")
+    msg["remote_addr"] = remote_addr
+    msg["start_time"] = now
+    msg["id_source"] = incoming.source
     if incoming.rejected:
         msg["rejected_headers"] = list(incoming.rejected)
     if route is not None:
@@ -76,21 +96,49 @@ def start_message(
     return msg
 
 
+def _part(msg: dict[str, Any], what: str, build: Callable[..., Any], *args: Any) -> Any:
+    """``build(*args)``; None when it failed, with the failure noted on the message."""
+    try:
+        return build(*args)
+    except Exception as exc:
+        failure = describe_failure(f"start message ({what})", exc)["capture_error"]
+        msg.setdefault("capture_error", failure)
+        return None
+
+
 def request_url(environ: Mapping[str, Any], redactor: Redactor) -> str:
     """The URL as the client sent it (percent-encoded), secret query fields hidden.
 
     Built from the environ: Werkzeug's ``request.url`` converts to an IRI, which cost
     more than the rest of the start event together; the log keeps the URL as it travelled.
+    A URL longer than ``VALUE_LIMIT`` is cut before anything else reads it.
     """
     host = environ.get("HTTP_HOST") or (
         f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
     )
     path = environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "/")
+    query = environ.get("QUERY_STRING")
+    scheme = environ.get("wsgi.url_scheme", "http")
+    size = len(host) + len(path) + (len(query) + 1 if query else 0)
+    if size > VALUE_LIMIT:
+        return _long_url(scheme, host, path, query, size, redactor)
     if not _PLAIN_PATH.fullmatch(path):
         path = quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)
-    query = environ.get("QUERY_STRING")
-    url = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}"
+    url = f"{scheme}://{host}{path}"
     return f"{url}?{redactor.query(query)}" if query else url
+
+
+def _long_url(
+    scheme: str, host: str, path: str, query: Optional[str], size: int, redactor: Redactor
+) -> str:
+    """A URL over the limit: each part cut first, then quoted and redacted, then the whole."""
+    path = path[:VALUE_LIMIT]
+    if not _PLAIN_PATH.fullmatch(path):
+        path = quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)
+    url = f"{scheme}://{host[:VALUE_LIMIT]}{path}"
+    if query:
+        url = f"{url}?{redactor.query(query[:VALUE_LIMIT])}"
+    return f"{url[:VALUE_LIMIT]}...[cut, {size} in all]"
 
 
 def request_headers(
@@ -106,26 +154,30 @@ def request_headers(
     rejected = incoming.rejected
     trace_names = inbound.logged_names
     out: dict[str, str] = {}
+    budget = HEADERS_LIMIT  # long values past this total are logged as their length only
     for key, value in environ.items():
         name = names.get(key)
         if name is None:
             name = key[5:].replace("_", "-").title() if key.startswith("HTTP_") else ""
-            if len(names) < _NAMES_LIMIT:
+            if len(key) <= _NAME_KEY_LIMIT and len(names) < _NAMES_LIMIT:
                 names[key] = name
+            elif len(name) > HEADER_VALUE_LIMIT:
+                name = cut(name)
         if not name or not value:
             continue
+        # Every value is cut before anything scans it (url() cuts its own input).
         if secret(name):
             value = REDACTED
         elif name in _URL_REQUEST_HEADERS:
-            value = _cut(settings.redactor.url(value))
-        elif name in trace_names:
-            lowered = name.lower()
-            if lowered in rejected or (
-                lowered != incoming.source and not _valid_trace(lowered, value)
-            ):
-                value = _REJECTED
+            value = settings.redactor.url(value)
+        elif name in trace_names and (
+            name.lower() in rejected
+            or (name.lower() != incoming.source and not _valid_trace(name.lower(), value))
+        ):
+            value = _REJECTED
         elif len(value) > HEADER_VALUE_LIMIT:
-            value = _cut(value)
+            value = cut(value, min(HEADER_VALUE_LIMIT, max(budget, 0)))
+        budget -= len(value)
         out[name] = value
     return out
 
@@ -145,12 +197,12 @@ def request_data(
     ``deferred`` to the end event, anything else is ``omitted``."""
     if method in BODYLESS:
         query = environ.get("QUERY_STRING")
-        return form_fields(query, settings.redactor) if query else {}
+        return query_fields(query, settings.redactor) if query else {}
     if body is not None:
         return marker("deferred", length=body.length)
     if not settings.capture_bodies:
         return None
-    length = content_length(environ)
+    length = request_length(environ)
     if not length:
         return None
     # Multipart uploads and binary bodies are never read, not even in passing.
@@ -164,7 +216,7 @@ def recorded_body(body: RecordedInput, settings: TraceSettings) -> Any:
     head = bytes(body.head)
     if body.seen >= body.length and body.length <= settings.body_limit:
         return capture(head, body.kind, settings.body_limit, settings.redactor)
-    return truncated(head, body.length, settings.redactor)
+    return truncated(head, body.length, settings.redactor, body.kind)
 
 
 def end_message(
@@ -201,9 +253,9 @@ def response_headers(response: Response, settings: TraceSettings) -> tuple[dict[
         if secret(name):
             value = REDACTED
         elif lowered in _URL_RESPONSE_HEADERS:
-            value = _cut(settings.redactor.url(value))
+            value = settings.redactor.url(value)
         elif len(value) > HEADER_VALUE_LIMIT:
-            value = _cut(value)
+            value = cut(value)
         elif lowered == _CONTENT_TYPE:
             content_type = value
         out[name] = out[name] + ", " + value if name in out else value
@@ -252,12 +304,9 @@ def stream_end_message(
     return msg
 
 
-def _decoded(path: str) -> str:
-    """A WSGI path (bytes as latin-1) as text, as Werkzeug's ``request.path`` gives it."""
+def _logged_path(path: str) -> str:
+    """A WSGI path (bytes as latin-1) as text, as Werkzeug's ``request.path`` gives it;
+    cut to ``VALUE_LIMIT`` first."""
+    if len(path) > VALUE_LIMIT:
+        return f"{_logged_path(path[:VALUE_LIMIT])}...[cut, {len(path)} in all]"
     return path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace")
-
-
-def _cut(value: str) -> str:
-    if len(value) <= HEADER_VALUE_LIMIT:
-        return value
-    return f"{value[:HEADER_VALUE_LIMIT]}...[cut, {len(value)} in all]"

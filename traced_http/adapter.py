@@ -24,7 +24,7 @@ from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util.retry import Retry
 
-from .bodies import body_kind, capture, marker
+from .bodies import body_kind, capture, content_length, marker
 from .context import TraceContext, current_trace
 from .events import emit, enabled, error_info
 from .ids import new_span_id, new_trace_id
@@ -225,7 +225,7 @@ class Call:
                 "method": method,
                 "url": self.settings.redactor.url(self.request.url or ""),
                 "attempt": attempt,
-                "reason": reason[:1024],
+                "reason": self.settings.redactor.text(reason[:1024]),
                 "status": status,
             },
             span=self.span,
@@ -261,7 +261,7 @@ class Call:
         why, end, status, length = unread
         msg = self._message(end)
         msg["status_code"] = status
-        msg["response_size"] = int(length) if length and length.isdigit() else None
+        msg["response_size"] = content_length(length)
         msg["response_data"] = marker(why)
         emit(self.ctx, "call", msg, span=self.span, service=self.service)
 

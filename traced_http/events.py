@@ -106,16 +106,18 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
     """An intermediate event in the active trace; outside any trace it logs with no id.
 
     ``msg_dict`` is copied into a JSON-safe, size-bounded form, so a cycle, bytes or a
-    huge string never break the line, and secret-named fields are redacted. Never raises.
+    huge string never break the line, and secret-named fields are redacted (``remarks``
+    too, as free text). Never raises.
     """
     if not logger.isEnabledFor(_INFO):
         return
     ctx = current_trace()
     settings = ctx.settings if ctx is not None else DEFAULT_SETTINGS
-    safe = settings.redactor.value(jsonable({} if msg_dict is None else msg_dict))
+    safe = jsonable({} if msg_dict is None else msg_dict, settings.redactor)
     if not isinstance(safe, dict):
         safe = {"value": safe}
     text = remarks if isinstance(remarks, str) else str(jsonable(remarks))
+    text = jsonable(text, settings.redactor)  # cut and redacted as any logged string
     if ctx is not None:
         emit(ctx, str(event_des), safe, text)
     else:

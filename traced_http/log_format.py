@@ -10,13 +10,22 @@ import time
 from typing import Any, Callable, Optional
 
 from .context import current_trace
+from .redaction import REDACTED, Redactor
 
-__all__ = ["JsonFormatter", "TraceIdFilter", "ensure_visible", "iso_utc", "jsonable"]
+__all__ = [
+    "DEPTH_LIMIT",
+    "JsonFormatter",
+    "TraceIdFilter",
+    "ensure_visible",
+    "iso_utc",
+    "jsonable",
+]
 
 LOGGER_NAME = "traced_http"
 _VALUE_LIMIT = 4096
 _ITEMS_LIMIT = 1000
-_DEPTH_LIMIT = 32
+# Levels of nesting written; also the deepest JSON body that is parsed (bodies.py).
+DEPTH_LIMIT = 32
 _NO_TRACE = "-"  # what TraceIdFilter puts on a record outside a trace
 _last_second: tuple[int, str] = (-1, "")
 
@@ -169,35 +178,50 @@ def _cut(text: str, size: int) -> str:
     return f"{text[:_VALUE_LIMIT]}...[cut, {size} in all]"
 
 
-def jsonable(obj: Any, _depth: int = 0, _seen: Optional[set[int]] = None) -> Any:
-    """A copy of ``obj`` that JSON can hold: bounded in depth, length and items; no cycles."""
+def jsonable(obj: Any, redactor: Optional[Redactor] = None) -> Any:
+    """A copy of ``obj`` that JSON can hold: bounded in depth, length and items; no cycles.
+
+    The one walker of logged values. With a ``redactor``, the value of every secret-named
+    key is replaced by ``[REDACTED]`` at any depth, and strings are redacted as free text
+    (an echoed ``password=...``, a URL with credentials). Past ``DEPTH_LIMIT`` levels a
+    value is written as ``"[too deep]"``, so no input, however nested, makes it recurse
+    further.
+    """
+    return _walk(obj, redactor, 0, set())
+
+
+def _walk(obj: Any, redactor: Optional[Redactor], depth: int, seen: set[int]) -> Any:
     if obj is None or isinstance(obj, (bool, int)):
         return obj
     if isinstance(obj, float):
         # NaN and infinity are not JSON: written bare, they break strict log parsers.
         return obj if math.isfinite(obj) else repr(obj)
     if isinstance(obj, str):
-        return _cut(obj, len(obj))
-    if _depth >= _DEPTH_LIMIT:
+        text = _cut(obj, len(obj))
+        return text if redactor is None else redactor.text(text)
+    if depth >= DEPTH_LIMIT:
         return "[too deep]"
-    seen = set() if _seen is None else _seen
     if id(obj) in seen:
         return "[circular]"
     if isinstance(obj, dict) or not isinstance(obj, (list, tuple, set, frozenset)):
         converted = obj if isinstance(obj, dict) else _fallback(obj)
         if not isinstance(converted, dict):
-            return jsonable(converted, _depth + 1, seen) if converted is not obj else None
+            return _walk(converted, redactor, depth + 1, seen) if converted is not obj else None
         seen.add(id(obj))
         out = {}
         for index, (key, value) in enumerate(converted.items()):
             if index >= _ITEMS_LIMIT:
                 out["..."] = f"[{len(converted) - _ITEMS_LIMIT} more]"
                 break
-            out[key if isinstance(key, str) else _text(key)] = jsonable(value, _depth + 1, seen)
+            name = key if isinstance(key, str) else _text(key)
+            if redactor is not None and redactor.secret_field(name):
+                out[name] = REDACTED
+            else:
+                out[name] = _walk(value, redactor, depth + 1, seen)
         seen.discard(id(obj))
         return out
     seen.add(id(obj))
-    items = [jsonable(v, _depth + 1, seen) for v in list(obj)[:_ITEMS_LIMIT]]
+    items = [_walk(v, redactor, depth + 1, seen) for v in list(obj)[:_ITEMS_LIMIT]]
     seen.discard(id(obj))
     return items
 

@@ -11,15 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-from .bodies import DEFAULT_BODY_LIMIT
 from .hosts import HostMatcher
 from .propagation import DEFAULT_PROPAGATE_HEADERS, OutboundHeaders
 from .redaction import DEFAULT_REDACT_FIELDS, DEFAULT_REDACT_HEADERS, Redactor
 
-__all__ = ["DEFAULT_SERVICE", "DEFAULT_SETTINGS", "TraceSettings", "check_names", "service_name"]
+__all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "DEFAULT_SERVICE",
+    "DEFAULT_SETTINGS",
+    "TraceSettings",
+    "check_names",
+    "service_name",
+]
 
 # The name of a service that nothing named; OTEL_SERVICE_NAME replaces it (see service_name).
 DEFAULT_SERVICE = "python"
+# Bytes of a body recorded in an event (what is over it is previewed, see bodies.py).
+DEFAULT_BODY_LIMIT = 2048
 
 
 @dataclass(frozen=True)

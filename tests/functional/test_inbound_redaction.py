@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
-from flask import Flask, make_response, request
+from flask import Flask, make_response, redirect, request
 
-from traced_http.testing import events_of
+import traced_http as traced
+from traced_http.testing import events_of, serve_app
 
 SECRET = "hunter2-SECRET"
 
@@ -139,3 +141,135 @@ def test_redaction_lists_from_app_config(events):
         "card_number": "[REDACTED]",
         "token": "t",
     }
+
+
+def test_request_headers_copied_into_a_user_event_are_redacted(make_app, events, log_text):
+    app = make_app()
+
+    @app.route("/")
+    def index():
+        traced.add_event("incoming", {"headers": dict(request.headers)})
+        return "ok"
+
+    app.test_client().get("/", headers={"Authorization": f"Bearer {SECRET}"})
+    (event,) = events_of(events, "incoming")
+    assert event["msg_dict"]["headers"]["Authorization"] == "[REDACTED]"
+    assert SECRET not in log_text()
+
+
+def test_user_event_remarks_are_redacted_as_text(make_app, events, log_text):
+    app = make_app()
+
+    @app.route("/")
+    def index():
+        traced.add_event("retrying", remarks=f"GET https://ann:{SECRET}@h/x?token={SECRET}")
+        return "ok"
+
+    app.test_client().get("/")
+    (event,) = events_of(events, "retrying")
+    assert event["remarks"] == "GET https://[REDACTED]@h/x?token=[REDACTED]"
+    assert SECRET not in log_text()
+
+
+@pytest.mark.parametrize("name", ["Api-Key", "X-Goog-Api-Key", "X-Session-Id", "Private-Key"])
+def test_hyphenated_secret_header_names_are_redacted(app, events, log_text, name):
+    app.test_client().get("/", headers={name: SECRET})
+    headers = events_of(events, "start")[0]["msg_dict"]["headers"]
+    assert headers[name] == "[REDACTED]"
+    assert SECRET not in log_text()
+
+
+def test_hyphenated_query_names_are_redacted_in_url_and_request_data(app, events, log_text):
+    app.test_client().get(f"/?api-key={SECRET}&q=1")
+    start = events_of(events, "start")[0]["msg_dict"]
+    assert start["url"] == "http://localhost/?api-key=[REDACTED]&q=1"
+    assert start["request_data"] == {"api-key": "[REDACTED]", "q": "1"}
+    assert SECRET not in log_text()
+
+
+def test_utf16_json_body_is_decoded_and_redacted(app, events, log_text):
+    body = json.dumps({"user": "ann", "password": SECRET}).encode("utf-16")
+    app.test_client().post("/", data=body, content_type="application/json")
+    start = events_of(events, "start")[0]["msg_dict"]
+    assert start["request_data"] == {"user": "ann", "password": "[REDACTED]"}
+    assert SECRET not in log_text()
+
+
+def test_xml_body_element_names_are_scanned(app, events, log_text):
+    body = f"<Envelope><wsse:Password>{SECRET}</wsse:Password><n>ann</n></Envelope>"
+    app.test_client().post("/", data=body, content_type="application/soap+xml")
+    captured = events_of(events, "start")[0]["msg_dict"]["request_data"]
+    assert "<n>ann</n>" in captured
+    assert SECRET not in log_text()
+
+
+def test_location_fragment_with_a_token_is_redacted(make_app, events, log_text):
+    app = make_app()
+    app.route("/")(lambda: redirect(f"https://app.example/cb#access_token={SECRET}&state=s"))
+
+    app.test_client().get("/")
+    location = events_of(events, "end")[0]["msg_dict"]["headers"]["Location"]
+    assert location == "https://app.example/cb#access_token=[REDACTED]&state=s"
+    assert SECRET not in log_text()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://ann:{secret}@127.0.0.1:{port}/missing",
+        "http://ann:{secret}@[bad/x",
+    ],
+    ids=["raise_for_status", "InvalidURL"],
+)
+def test_url_credentials_in_an_error_message_are_redacted(make_app, events, url):
+    downstream = Flask("downstream")
+    app = make_app()
+
+    @app.route("/")
+    def index():
+        traced.get(url.format(secret=SECRET, port=port)).raise_for_status()
+        return "unreachable"
+
+    with serve_app(downstream) as base:
+        port = base.rsplit(":", 1)[1]
+        assert app.test_client().get("/").status_code == 500
+    error = events_of(events, "end")[0]["msg_dict"]["error"]
+    assert "ann:" not in error["message"]
+    assert SECRET not in json.dumps(events)  # Flask's own error log is the app's business
+
+
+def test_future_version_traceparent_with_a_long_tail_is_cut(app, events):
+    header = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-" + "\x1b[31m" * 1000
+    app.test_client().get("/", headers={"traceparent": header})
+    start = events_of(events, "start")[0]["msg_dict"]
+    assert start["id_source"] == "traceparent"
+    logged = start["headers"]["Traceparent"]
+    assert logged.endswith(f"...[cut, {len(header)} in all]")
+    assert len(logged) < 2100
+
+
+def test_long_referer_is_cut_before_it_is_redacted(app, events, log_text):
+    referer = "http://x/?" + "a" * 8000 + "&" + f"token={SECRET}"
+    app.test_client().get("/", headers={"Referer": f"http://u:{SECRET}@h/?token={SECRET}"})
+    app.test_client().get("/", headers={"Referer": referer})
+    first, second = (e["msg_dict"]["headers"]["Referer"] for e in events_of(events, "start"))
+    assert first == "http://[REDACTED]@h/?token=[REDACTED]"
+    assert second.endswith(f"...[cut, {len(referer)} in all]")
+    assert SECRET not in log_text()
+
+
+def test_long_path_and_query_are_cut_in_the_logged_url(app, events):
+    app.test_client().get("/" + "p" * 5000 + "?" + "a&" * 5000)
+    start = events_of(events, "start")[0]["msg_dict"]
+    assert start["url"].endswith("in all]")
+    assert len(start["url"]) < 2100
+    assert len(start["path"]) < 2100
+    assert start["request_data"]["..."] == f"[{5001 - 64} more]"
+
+
+def test_many_long_headers_are_logged_within_a_total_bound(app, events):
+    headers = {f"X-Field-{i}": "v" * 8000 for i in range(99)}
+    app.test_client().get("/", headers=headers)
+    logged = events_of(events, "start")[0]["msg_dict"]["headers"]
+    assert len(json.dumps(logged)) < 8 * 2048 + 99 * 60
+    assert logged["X-Field-98"] == "...[cut, 8000 in all]"

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 import pytest
 import requests
 import responses
+from flask import Flask, Response, redirect, request
 
 import traced_http as traced
-from traced_http.testing import events_of
+from traced_http.redaction import REDACTED
+from traced_http.testing import events_of, serve_app
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SECRET = "hunter2-SECRET"
 
 
 def _adapter_session(**options: Any) -> requests.Session:
@@ -294,3 +299,108 @@ def test_secret_query_fields_are_redacted_in_error_messages_too(events, closed_p
     (call,) = events_of(events, "call")
     assert "access_token=[REDACTED]&q=1" in call["msg_dict"]["error"]["message"]
     assert "tok-secret-value" not in json.dumps(events)
+
+
+@pytest.fixture(scope="module")
+def downstream() -> Iterator[str]:
+    """A real server with the hostile answers a client can meet."""
+    app = Flask("downstream")
+
+    @app.route("/deep")
+    def deep() -> Response:
+        return Response("[" * 1000 + "]" * 1000, content_type="application/json")
+
+    @app.route("/echo")
+    def echo() -> dict[str, Any]:  # as httpbin's /headers does
+        return {"headers": dict(request.headers)}
+
+    @app.route("/login")
+    def login() -> Response:
+        return redirect(f"/cb#access_token={SECRET}&state=s")
+
+    @app.route("/cb")
+    def callback() -> str:
+        return "ok"
+
+    with serve_app(app) as base:
+        yield base
+
+
+@pytest.mark.parametrize("client_name", list(CLIENTS))
+def test_deeply_nested_json_response_is_returned_as_requests_returns_it(
+    events, downstream, client_name
+):
+    expected = requests.get(f"{downstream}/deep")
+
+    response = CLIENTS[client_name]().get(f"{downstream}/deep")
+
+    assert (response.status_code, response.content) == (200, expected.content)
+    (call,) = events_of(events, "call")
+    assert call["msg_dict"]["response_data"]["_body"] == "too_deep"
+
+
+def test_echoed_request_credentials_in_a_response_body_are_redacted(events, downstream):
+    credentials = {
+        "Authorization": f"Bearer {SECRET}",
+        "Proxy-Authorization": f"Basic {SECRET}",
+        "Cookie": f"sid={SECRET}",
+        "X-Goog-Api-Key": SECRET,
+    }
+
+    response = traced.get(f"{downstream}/echo", headers=credentials)
+
+    assert response.json()["headers"]["Authorization"] == f"Bearer {SECRET}"
+    (call,) = events_of(events, "call")
+    logged = call["msg_dict"]["response_data"]["headers"]
+    assert {name: logged[name] for name in credentials} == dict.fromkeys(credentials, REDACTED)
+    assert SECRET not in json.dumps(events)
+
+
+def test_a_token_in_a_redirect_fragment_is_redacted_in_every_hop(events, downstream):
+    response = traced.get(f"{downstream}/login")
+
+    assert response.text == "ok"
+    urls = [call["msg_dict"]["url"] for call in events_of(events, "call")]
+    assert urls == [f"{downstream}/login", f"{downstream}/cb#access_token={REDACTED}&state=s"]
+    assert SECRET not in json.dumps(events)
+
+
+@pytest.fixture
+def odd_length_server() -> Iterator[str]:
+    """Answers every request with ``Content-Length: ²`` (a digit to ``isdigit``, not ``int``)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "\u00b2")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("client_name", list(CLIENTS))
+def test_a_non_ascii_content_length_on_a_stream_is_not_an_error(
+    events, odd_length_server, client_name
+):
+    expected = requests.get(odd_length_server, stream=True)
+    expected.close()
+
+    response = CLIENTS[client_name]().get(odd_length_server, stream=True)
+    response.close()
+
+    assert response.status_code == expected.status_code == 200
+    (call,) = events_of(events, "call")
+    assert call["msg_dict"]["response_size"] is None

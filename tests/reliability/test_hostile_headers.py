@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from traced_http.bodies import FORM, JSON, TEXT, capture
+from traced_http.log_format import jsonable
 from traced_http.propagation import (
     DEFAULT_ID_HEADERS,
     InboundHeaders,
@@ -211,7 +212,7 @@ redactor = Redactor()
 @FAST
 @given(st.one_of(any_json, st.text(max_size=200)))
 def test_redactor_value_text_url_and_query_never_raise(value: Any) -> None:
-    out = redactor.value(value)
+    out = jsonable(value, redactor)
     json.dumps(out)
     text = value if isinstance(value, str) else json.dumps(value)
     assert isinstance(redactor.text(text), str)
@@ -249,7 +250,7 @@ def test_redactor_value_hides_a_secret_field_at_any_depth(
     for level in range(depth):
         planted = [planted] if level % 2 else {"level": planted}
     payload = {"doc": doc, "planted": planted}
-    assert "S3CRET" not in json.dumps(redactor.value(payload))
+    assert "S3CRET" not in json.dumps(jsonable(payload, redactor))
 
 
 @FAST
