@@ -46,19 +46,8 @@ DIFFERENCES: dict[str, dict[str, str]] = {
     "adapter": {
         "tests/test_requests.py::TestRequests::test_response_iter_lines_reentrant": _ECHOED_LINES
     },
-    "flask": {
-        "tests/test_basic.py::test_routing_redirect_debugging": (
-            "fixed by the inbound body-reading change: the hooks read the form from "
-            "wsgi.input, so the test client's 308 re-send of the POST has an empty body"
-        ),
-    },
+    "flask": {},
 }
 
 # Secrets the scan of the traced runs' events still finds, by where they are in an event.
-KNOWN_LEAKS: dict[str, str] = {
-    "msg_dict.response_data": (
-        "fixed by the change that applies the redacted header names and the secret words "
-        "to body fields: httpbin's JSON bodies echo the request's Authorization, "
-        "Proxy-Authorization and Cookie headers and its cookies"
-    ),
-}
+KNOWN_LEAKS: dict[str, str] = {}
