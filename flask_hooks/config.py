@@ -9,6 +9,7 @@ own a key of that name.
 from __future__ import annotations
 
 import difflib
+import inspect
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,5 +74,13 @@ def _warn_unknown(key: str) -> None:
     hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_KEYS)}"
     warnings.warn(
         f"traced-http ignores app.config[{key!r}], which names no setting; {hint}",
-        stacklevel=4,  # Tracing(app) / init_app's caller
+        stacklevel=_app_code_level(),
     )
+
+
+def _app_code_level() -> int:
+    """The ``stacklevel`` of the app's line that called ``Tracing(app)`` or ``init_app``."""
+    level, frame = 0, inspect.currentframe()  # this frame is one below warn()'s caller
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(__package__):
+        level, frame = level + 1, frame.f_back
+    return level

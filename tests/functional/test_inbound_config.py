@@ -171,8 +171,11 @@ def test_unknown_option_is_a_type_error_naming_it():
 def test_unknown_app_config_key_is_a_warning_naming_the_close_match(events):
     app = Flask("svc")
     app.config["TRACE_BODY_LIMT"] = 10
-    with pytest.warns(UserWarning, match=r"'TRACE_BODY_LIMT'.*did you mean TRACE_BODY_LIMIT\?"):
+    with pytest.warns(
+        UserWarning, match=r"'TRACE_BODY_LIMT'.*did you mean TRACE_BODY_LIMIT\?"
+    ) as seen:
         Tracing(app)
+    assert seen[0].filename == __file__, "the warning points at the line that set tracing up"
     add_routes(app).test_client().get("/")
     assert [e["event_des"] for e in events] == ["start", "end"], "the app is traced"
 

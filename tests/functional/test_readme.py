@@ -93,3 +93,16 @@ def test_no_reference_a_reader_cannot_follow():
 def _anchor(heading: str) -> str:
     """GitHub's anchor for a heading: lowercased, punctuation dropped, spaces to dashes."""
     return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_ci_runs_the_readmes_test_command():
+    (command,) = [
+        line
+        for block in blocks("README.md")
+        if block.lang == "sh"
+        for line in block.code.splitlines()
+        if line.endswith("-m pytest")
+    ]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+    assert command.replace("python3 ", '"$PYTHON" ', 1) + " 2>&1" in ci

@@ -1,4 +1,4 @@
-"""The settings schema is the one declaration: signatures, TraceSettings and the README follow it."""
+"""The settings schema is the one declaration: the signatures, TraceSettings and README follow."""
 
 from __future__ import annotations
 
