@@ -53,8 +53,8 @@ class Unset(enum.Enum):
 
 
 UNSET = Unset.UNSET
-T = TypeVar("T")
-OrUnset = Union[T, Unset]  # a parameter's type: the setting's own, or left out
+_T = TypeVar("_T")
+OrUnset = Union[_T, Unset]  # a parameter's type: the setting's own, or left out
 
 
 @dataclass(frozen=True)
