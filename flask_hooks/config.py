@@ -1,37 +1,26 @@
-"""The extension's settings: ``Tracing(app, **options)`` and ``app.config["TRACE_*"]``.
+"""The extension's settings: ``Tracing(app, ...)`` options and ``app.config["TRACE_*"]``.
 
-Both name the same settings (options win); they are validated once, at ``init_app``, and a
-bad one raises an error that names it, rather than failing on the thousandth request.
+Both name the settings of ``traced_http.settings.SETTINGS`` (options win); they are checked
+once, at ``init_app``, and a bad one raises an error that names it, rather than failing on
+the thousandth request. An unknown ``TRACE_*`` key is only warned about: the app may well
+own a key of that name.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from traced_http.bodies import DEFAULT_BODY_LIMIT
-from traced_http.propagation import DEFAULT_ID_HEADERS, DEFAULT_PROPAGATE_HEADERS, InboundHeaders
-from traced_http.redaction import DEFAULT_REDACT_FIELDS, DEFAULT_REDACT_HEADERS
-from traced_http.settings import TraceSettings, check_names
+from traced_http.propagation import InboundHeaders
+from traced_http.settings import BY_NAME, KEY_PREFIX, SETTINGS, TraceSettings
 
-__all__ = ["DEFAULTS", "TracingConfig"]
+__all__ = ["TracingConfig"]
 
-# option name -> default; the app.config key is "TRACE_" + NAME.upper().
-DEFAULTS: dict[str, Any] = {
-    "service": None,
-    "id_headers": DEFAULT_ID_HEADERS,
-    "propagate_headers": DEFAULT_PROPAGATE_HEADERS,
-    "propagate_to": None,
-    "response_header": "traceid",
-    "capture_bodies": True,
-    "body_limit": DEFAULT_BODY_LIMIT,
-    "redact_headers": DEFAULT_REDACT_HEADERS,
-    "redact_fields": DEFAULT_REDACT_FIELDS,
-    "exclude_paths": (),
-    "otlp_endpoint": None,
-}
-_PREFIX = "TRACE_"
+_KEYS = [setting.key for setting in SETTINGS]
 
 
 @dataclass(frozen=True)
@@ -49,55 +38,49 @@ class TracingConfig:
         cls, app_name: str, app_config: Mapping[str, Any], options: Mapping[str, Any]
     ) -> TracingConfig:
         """Merge defaults, ``app.config`` and options; raise naming the first bad setting."""
-        check_option_names(options)
-        values = dict(DEFAULTS)
+        values = {setting.name: setting.default for setting in SETTINGS}
+        source = {}
         for key, value in app_config.items():
-            if isinstance(key, str) and key.startswith(_PREFIX):
-                name = key[len(_PREFIX) :].lower()
-                if name not in DEFAULTS:
-                    known = ", ".join(_PREFIX + n.upper() for n in DEFAULTS)
-                    raise ValueError(f"unknown setting app.config[{key!r}]; known: {known}")
+            if isinstance(key, str) and key.startswith(KEY_PREFIX):
+                name = key[len(KEY_PREFIX) :].lower()
+                if name not in BY_NAME:
+                    _warn_unknown(key)
+                    continue
                 values[name] = value
-        values.update(options)
-        try:
-            return cls._from_values(app_name, values)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"traced-http configuration: {exc}") from None
-
-    @classmethod
-    def _from_values(cls, app_name: str, values: dict[str, Any]) -> TracingConfig:
-        if isinstance(values["id_headers"], (set, frozenset)):
-            raise TypeError("id_headers is an order of precedence: give a list, not a set")
-        id_headers = check_names("id_headers", values["id_headers"])
-        if not id_headers:
-            raise ValueError("id_headers must name at least one header")
-        response_header = values["response_header"]
-        if response_header is not None and not isinstance(response_header, str):
-            raise TypeError(
-                f"response_header must be a header name or None, not {response_header!r}"
-            )
-        exclude = check_names("exclude_paths", values["exclude_paths"])
-        if any(not path.startswith("/") for path in exclude):
-            raise ValueError(f"exclude_paths must start with '/': {list(exclude)!r}")
-        settings = TraceSettings(
-            service=values["service"] or app_name,
-            propagate_headers=values["propagate_headers"],
-            propagate_to=values["propagate_to"],
-            capture_bodies=values["capture_bodies"],
-            body_limit=values["body_limit"],
-            redact_headers=values["redact_headers"],
-            redact_fields=values["redact_fields"],
+                source[name] = f"app.config[{key!r}]: "
+        for name, value in options.items():
+            values[name] = value
+            source.pop(name, None)
+        checked = {}
+        for setting in SETTINGS:
+            try:
+                checked[setting.name] = setting.check(setting.name, values[setting.name])
+            except (TypeError, ValueError) as exc:
+                where = source.get(setting.name, "")
+                raise type(exc)(f"traced-http configuration: {where}{exc}") from None
+        outbound = {setting.name: checked[setting.name] for setting in SETTINGS if setting.outbound}
+        outbound["service"] = outbound["service"] or app_name
+        return cls(
+            TraceSettings(**outbound),
+            InboundHeaders(checked["id_headers"]),
+            checked["response_header"],
+            checked["exclude_paths"],
+            checked["otlp_endpoint"],
         )
-        otlp = values["otlp_endpoint"]
-        if otlp is not None and not (
-            isinstance(otlp, str) and otlp.startswith(("http://", "https://"))
-        ):
-            raise ValueError(f"otlp_endpoint must be an http:// or https:// URL, not {otlp!r}")
-        return cls(settings, InboundHeaders(id_headers), response_header or None, exclude, otlp)
 
 
-def check_option_names(options: Mapping[str, Any]) -> None:
-    """Refuse an option that does not exist (a typo would otherwise be ignored)."""
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise TypeError(f"Tracing() got unknown options {unknown}; known: {', '.join(DEFAULTS)}")
+def _warn_unknown(key: str) -> None:
+    close = difflib.get_close_matches(key, _KEYS, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_KEYS)}"
+    warnings.warn(
+        f"traced-http ignores app.config[{key!r}], which names no setting; {hint}",
+        stacklevel=_app_code_level(),
+    )
+
+
+def _app_code_level() -> int:
+    """The ``stacklevel`` of the app's line that called ``Tracing(app)`` or ``init_app``."""
+    level, frame = 0, inspect.currentframe()  # this frame is one below warn()'s caller
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(__package__):
+        level, frame = level + 1, frame.f_back
+    return level

@@ -12,6 +12,7 @@ textual one is recorded as the application reads it, and described in ``end``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from contextvars import Token
 from typing import Any, Optional
 
@@ -24,8 +25,9 @@ from traced_http.events import describe_failure, emit, enabled
 from traced_http.ids import new_span_id
 from traced_http.log_format import ensure_visible
 from traced_http.otlp import start_configured_export
+from traced_http.settings import UNSET, OrUnset, given
 
-from .config import TracingConfig, check_option_names
+from .config import TracingConfig
 from .request_body import RecordedInput, watch_body
 from .request_events import end_message, recorded_body, start_message, stream_end_message
 from .streaming import WatchedStream, stream_error
@@ -41,14 +43,28 @@ _NOT_ECHOED = frozenset(("generated", "traceparent"))
 class Tracing:
     """Trace every request of a Flask app: ``Tracing(app)`` or ``Tracing().init_app(app)``.
 
-    Options are those of ``app.config["TRACE_*"]`` (options win); see the README's table.
-    One instance may serve several apps; each app keeps its own settings in
-    ``app.extensions["traced_http"]``.
+    Options are those of ``app.config["TRACE_*"]`` (options win); see
+    ``traced_http.settings.SETTINGS`` or the README's table. One instance may serve several
+    apps; each app keeps its own settings in ``app.extensions["traced_http"]``.
     """
 
-    def __init__(self, app: Optional[Flask] = None, **options: Any) -> None:
-        check_option_names(options)
-        self.options = options
+    def __init__(
+        self,
+        app: Optional[Flask] = None,
+        *,
+        service: OrUnset[Optional[str]] = UNSET,
+        id_headers: OrUnset[Sequence[str]] = UNSET,
+        propagate_headers: OrUnset[Sequence[str]] = UNSET,
+        propagate_to: OrUnset[Optional[Sequence[str]]] = UNSET,
+        response_header: OrUnset[Optional[str]] = UNSET,
+        capture_bodies: OrUnset[bool] = UNSET,
+        body_limit: OrUnset[int] = UNSET,
+        redact_headers: OrUnset[Sequence[str]] = UNSET,
+        redact_fields: OrUnset[Sequence[str]] = UNSET,
+        exclude_paths: OrUnset[Sequence[str]] = UNSET,
+        otlp_endpoint: OrUnset[Optional[str]] = UNSET,
+    ) -> None:
+        self.options = given(locals())  # the settings passed; app.config fills in the rest
         if app is not None:
             self.init_app(app)
 

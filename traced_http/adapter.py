@@ -11,7 +11,7 @@ import atexit
 import collections
 import contextvars
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
@@ -28,7 +28,15 @@ from .bodies import body_kind, capture, content_length, marker
 from .context import TraceContext, current_trace
 from .events import emit, enabled, error_info
 from .ids import new_span_id, new_trace_id
-from .settings import DEFAULT_SERVICE, DEFAULT_SETTINGS, TraceSettings, service_name
+from .settings import (
+    DEFAULT_SERVICE,
+    DEFAULT_SETTINGS,
+    UNSET,
+    OrUnset,
+    TraceSettings,
+    given,
+    service_name,
+)
 
 __all__ = ["Call", "TracingAdapter", "retry_policy"]
 
@@ -42,15 +50,6 @@ redirect_root: contextvars.ContextVar[Optional[list[TraceContext]]] = contextvar
     "traced_http_redirect_root", default=None
 )
 _MERGED_LIMIT = 64
-_TRACING_SETTINGS = (
-    "service",
-    "propagate_to",
-    "propagate_headers",
-    "capture_bodies",
-    "body_limit",
-    "redact_headers",
-    "redact_fields",
-)
 
 
 class TracingAdapter(HTTPAdapter):
@@ -76,11 +75,16 @@ class TracingAdapter(HTTPAdapter):
         pool_maxsize: int = DEFAULT_POOLSIZE,
         max_retries: Union[int, Retry, None] = 0,
         pool_block: bool = DEFAULT_POOLBLOCK,
-        **options: Any,
+        *,
+        service: OrUnset[Optional[str]] = UNSET,
+        propagate_headers: OrUnset[Sequence[str]] = UNSET,
+        propagate_to: OrUnset[Optional[Sequence[str]]] = UNSET,
+        capture_bodies: OrUnset[bool] = UNSET,
+        body_limit: OrUnset[int] = UNSET,
+        redact_headers: OrUnset[Sequence[str]] = UNSET,
+        redact_fields: OrUnset[Sequence[str]] = UNSET,
     ) -> None:
-        unknown = set(options) - set(_TRACING_SETTINGS)
-        if unknown:
-            raise TypeError(f"TracingAdapter got unknown options: {', '.join(sorted(unknown))}")
+        options = given(locals())  # the settings passed; the active trace's fill in the rest
         super().__init__(
             pool_connections,
             pool_maxsize,

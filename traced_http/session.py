@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http.client import RemoteDisconnected
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Callable, Optional, Union, cast
@@ -19,6 +19,7 @@ from .adapter import Call, TracingAdapter, redirect_root
 from .context import TraceContext, current_trace
 from .events import emit, error_info
 from .ids import new_span_id
+from .settings import UNSET, OrUnset, given
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -66,8 +67,15 @@ class TracedSession(requests.Session):
         *,
         timeout: Any = DEFAULT_TIMEOUT,
         retries: Union[int, Retry, None] = 0,
-        **options: Any,
+        service: OrUnset[Optional[str]] = UNSET,
+        propagate_headers: OrUnset[Sequence[str]] = UNSET,
+        propagate_to: OrUnset[Optional[Sequence[str]]] = UNSET,
+        capture_bodies: OrUnset[bool] = UNSET,
+        body_limit: OrUnset[int] = UNSET,
+        redact_headers: OrUnset[Sequence[str]] = UNSET,
+        redact_fields: OrUnset[Sequence[str]] = UNSET,
     ) -> None:
+        options = given(locals())  # the tracing settings passed, for the adapters
         super().__init__()
         self.timeout = timeout
         # One adapter per prefix, as requests mounts them: each is closed once by close().

@@ -1,26 +1,40 @@
-"""Settings that travel with a trace: how its events are written and its calls propagated.
+"""The settings schema, and the settings that travel with a trace.
 
-The Flask extension builds one per app and puts it on every trace it opens, so an
-outbound call made while handling a request follows that service's configuration.
+``SETTINGS`` is the only place a setting is declared: its name, default, type, check and
+what it does. From it come the ``TRACE_*`` keys of ``app.config``, the error messages,
+the README's table and the keyword-only parameters of ``Tracing``, ``TracedSession`` and
+``TracingAdapter`` (a test keeps each signature equal to the schema).
+
+``TraceSettings`` holds the outbound ones: the Flask extension builds one per app and puts
+it on every trace it opens, so an outbound call made while handling a request follows
+that service's configuration.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from .hosts import HostMatcher
-from .propagation import DEFAULT_PROPAGATE_HEADERS, OutboundHeaders
+from .propagation import DEFAULT_ID_HEADERS, DEFAULT_PROPAGATE_HEADERS, OutboundHeaders
 from .redaction import DEFAULT_REDACT_FIELDS, DEFAULT_REDACT_HEADERS, Redactor
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
     "DEFAULT_SERVICE",
     "DEFAULT_SETTINGS",
+    "KEY_PREFIX",
+    "SETTINGS",
+    "UNSET",
+    "OrUnset",
+    "Setting",
     "TraceSettings",
+    "Unset",
     "check_names",
+    "given",
     "service_name",
 ]
 
@@ -28,48 +42,39 @@ __all__ = [
 DEFAULT_SERVICE = "python"
 # Bytes of a body recorded in an event (what is over it is previewed, see bodies.py).
 DEFAULT_BODY_LIMIT = 2048
+KEY_PREFIX = "TRACE_"
+
+
+class Unset(enum.Enum):
+    """The default of a keyword parameter left out: ``app.config`` or the schema decides."""
+
+    UNSET = "unset"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset.UNSET
+_T = TypeVar("_T")
+OrUnset = Union[_T, Unset]  # a parameter's type: the setting's own, or left out
 
 
 @dataclass(frozen=True)
-class TraceSettings:
-    """Validated once; the compiled helpers (redactor, host matcher) are built here too."""
+class Setting:
+    """One setting: what the schema knows about it."""
 
-    service: str = DEFAULT_SERVICE
-    propagate_headers: Sequence[str] = DEFAULT_PROPAGATE_HEADERS
-    propagate_to: Optional[Sequence[str]] = None
-    capture_bodies: bool = True
-    body_limit: int = DEFAULT_BODY_LIMIT
-    redact_headers: Sequence[str] = DEFAULT_REDACT_HEADERS
-    redact_fields: Sequence[str] = DEFAULT_REDACT_FIELDS
-    redactor: Redactor = field(init=False, repr=False, compare=False)
-    outbound: OutboundHeaders = field(init=False, repr=False, compare=False)
-    hosts: HostMatcher = field(init=False, repr=False, compare=False)
+    name: str
+    type: str  # as written in the signatures, inside OrUnset[...]
+    default: Any
+    check: Callable[[str, Any], Any]  # (name, value) -> the value to keep; raises naming it
+    doc: str  # one line, for the README's table
+    shown: str  # the default, as the README's table shows it
+    outbound: bool  # also a TracedSession / TracingAdapter parameter (a TraceSettings field)
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.service, str) or not self.service:
-            raise ValueError(f"service must be a non-empty string, not {self.service!r}")
-        if not isinstance(self.capture_bodies, bool):
-            raise TypeError(f"capture_bodies must be True or False, not {self.capture_bodies!r}")
-        if (
-            isinstance(self.body_limit, bool)
-            or not isinstance(self.body_limit, int)
-            or self.body_limit < 0
-        ):
-            raise ValueError(f"body_limit must be a whole number >= 0, not {self.body_limit!r}")
-        set_ = object.__setattr__
-        for name in ("propagate_headers", "redact_headers", "redact_fields"):
-            set_(self, name, check_names(name, getattr(self, name)))
-        if self.propagate_to is not None:
-            set_(self, "propagate_to", check_names("propagate_to", self.propagate_to))
-        set_(self, "redactor", Redactor(self.redact_headers, self.redact_fields))
-        set_(self, "outbound", OutboundHeaders(self.propagate_headers))
-        set_(self, "hosts", HostMatcher(self.propagate_to))
-
-    def replace(self, **changes: Any) -> TraceSettings:
-        """A copy with some settings changed (validated again)."""
-        current = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
-        current.update(changes)
-        return TraceSettings(**current)
+    @property
+    def key(self) -> str:
+        """The ``app.config`` key."""
+        return KEY_PREFIX + self.name.upper()
 
 
 def check_names(setting: str, value: Any) -> tuple[str, ...]:
@@ -79,6 +84,165 @@ def check_names(setting: str, value: Any) -> tuple[str, ...]:
     if not all(isinstance(item, str) for item in value):
         raise TypeError(f"{setting} must be a list of strings, not {value!r}")
     return tuple(value)
+
+
+def _service(name: str, value: Any) -> Optional[str]:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _names_or_none(name: str, value: Any) -> Optional[tuple[str, ...]]:
+    return None if value is None else check_names(name, value)
+
+
+def _header_order(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, (set, frozenset)):
+        raise TypeError(f"{name} is an order of precedence: give a list, not a set")
+    headers = check_names(name, value)
+    if not headers:
+        raise ValueError(f"{name} must name at least one header")
+    return headers
+
+
+def _header_or_none(name: str, value: Any) -> Optional[str]:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a header name or None, not {value!r}")
+    return value or None
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _size(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
+    return value
+
+
+def _paths(name: str, value: Any) -> tuple[str, ...]:
+    paths = check_names(name, value)
+    if any(not path.startswith("/") for path in paths):
+        raise ValueError(f"{name} must start with '/': {list(paths)!r}")
+    return paths
+
+
+def _http_url_or_none(name: str, value: Any) -> Optional[str]:
+    if value is not None and not (
+        isinstance(value, str) and value.startswith(("http://", "https://"))
+    ):
+        raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    return value
+
+
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "service", "Optional[str]", None, _service,
+        "`service` of every event; see the order below",
+        "the app's name", outbound=True,
+    ),
+    Setting(
+        "id_headers", "Sequence[str]", DEFAULT_ID_HEADERS, _header_order,
+        "inbound headers read for the id, in order",
+        _listed(DEFAULT_ID_HEADERS), outbound=False,
+    ),
+    Setting(
+        "propagate_headers", "Sequence[str]", DEFAULT_PROPAGATE_HEADERS, check_names,
+        "headers written on calls (`traceparent` brings `tracestate`)",
+        _listed(DEFAULT_PROPAGATE_HEADERS), outbound=True,
+    ),
+    Setting(
+        "propagate_to", "Optional[Sequence[str]]", None, _names_or_none,
+        "hosts that receive trace headers: `api.internal`, `*.internal`, `localhost:8080`",
+        "`None` (all hosts)", outbound=True,
+    ),
+    Setting(
+        "response_header", "Optional[str]", "traceid", _header_or_none,
+        "response header that echoes the id; `None`: no echo",
+        "`traceid`", outbound=False,
+    ),
+    Setting(
+        "capture_bodies", "bool", True, _flag,
+        "request and response bodies in events",
+        "`True`", outbound=True,
+    ),
+    Setting(
+        "body_limit", "int", DEFAULT_BODY_LIMIT, _size,
+        "bytes of a body read and logged at most",
+        f"`{DEFAULT_BODY_LIMIT}`", outbound=True,
+    ),
+    Setting(
+        "redact_headers", "Sequence[str]", DEFAULT_REDACT_HEADERS, check_names,
+        "headers whose values are never logged",
+        _listed(DEFAULT_REDACT_HEADERS), outbound=True,
+    ),
+    Setting(
+        "redact_fields", "Sequence[str]", DEFAULT_REDACT_FIELDS, check_names,
+        "words that make a field secret",
+        _listed(DEFAULT_REDACT_FIELDS), outbound=True,
+    ),
+    Setting(
+        "exclude_paths", "Sequence[str]", (), _paths,
+        "paths with no trace at all, matched by whole segments: `/health` (not `/healthcare`)",
+        "none", outbound=False,
+    ),
+    Setting(
+        "otlp_endpoint", "Optional[str]", None, _http_url_or_none,
+        "OpenTelemetry collector that spans are sent to, live (needs the `otlp` extra)",
+        "`None`: `OTEL_EXPORTER_OTLP_ENDPOINT`, else none", outbound=False,
+    ),
+)  # fmt: skip
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings among ``values`` (a function's ``locals()``) that were not left out."""
+    return {name: value for name, value in values.items() if name in BY_NAME and value is not UNSET}
+
+
+def _default(name: str) -> Any:
+    return BY_NAME[name].default
+
+
+@dataclass(frozen=True)
+class TraceSettings:
+    """The outbound settings (those of ``SETTINGS`` marked so), checked by the schema once;
+    the compiled helpers (redactor, host matcher) are built here too."""
+
+    service: str = DEFAULT_SERVICE  # the schema's None: no name of its own
+    propagate_headers: Sequence[str] = _default("propagate_headers")
+    propagate_to: Optional[Sequence[str]] = _default("propagate_to")
+    capture_bodies: bool = _default("capture_bodies")
+    body_limit: int = _default("body_limit")
+    redact_headers: Sequence[str] = _default("redact_headers")
+    redact_fields: Sequence[str] = _default("redact_fields")
+    redactor: Redactor = field(init=False, repr=False, compare=False)
+    outbound: OutboundHeaders = field(init=False, repr=False, compare=False)
+    hosts: HostMatcher = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for item in fields(self):
+            if item.init:
+                set_(self, item.name, BY_NAME[item.name].check(item.name, getattr(self, item.name)))
+        if self.service is None:
+            set_(self, "service", DEFAULT_SERVICE)
+        set_(self, "redactor", Redactor(self.redact_headers, self.redact_fields))
+        set_(self, "outbound", OutboundHeaders(self.propagate_headers))
+        set_(self, "hosts", HostMatcher(self.propagate_to))
+
+    def replace(self, **changes: Any) -> TraceSettings:
+        """A copy with some settings changed (checked again)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        current.update(changes)
+        return TraceSettings(**current)
 
 
 DEFAULT_SETTINGS = TraceSettings()

@@ -183,10 +183,31 @@ def test_unknown_option_is_a_type_error_naming_it():
         Tracing(Flask("svc"), respons_header="X-Id")
 
 
-def test_unknown_app_config_key_is_a_value_error_naming_it():
+def test_unknown_app_config_key_is_a_warning_naming_the_close_match(events):
     app = Flask("svc")
     app.config["TRACE_BODY_LIMT"] = 10
-    with pytest.raises(ValueError, match="TRACE_BODY_LIMT"):
+    with pytest.warns(
+        UserWarning, match=r"'TRACE_BODY_LIMT'.*did you mean TRACE_BODY_LIMIT\?"
+    ) as seen:
+        Tracing(app)
+    assert seen[0].filename == __file__, "the warning points at the line that set tracing up"
+    add_routes(app).test_client().get("/")
+    assert [e["event_des"] for e in events] == ["start", "end"], "the app is traced"
+
+
+def test_an_apps_own_trace_key_is_ignored_with_a_warning(events):
+    app = Flask("svc")
+    app.config["TRACE_SAMPLING_DB"] = "sqlite://"
+    with pytest.warns(UserWarning, match="TRACE_SAMPLING_DB"):
+        Tracing(app, body_limit=10)
+    add_routes(app).test_client().get("/")
+    assert [e["event_des"] for e in events] == ["start", "end"]
+
+
+def test_a_bad_app_config_value_names_its_key():
+    app = Flask("svc")
+    app.config["TRACE_BODY_LIMIT"] = "2048"
+    with pytest.raises(ValueError, match=r"app.config\['TRACE_BODY_LIMIT'\]: body_limit"):
         Tracing(app)
 
 
