@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 import pytest
 import requests
-import responses
 from flask import jsonify
 
 import traced_http as traced
@@ -46,12 +45,12 @@ def call(client: Any, method: str, url: str = URL, **kwargs: Any) -> requests.Re
 
 
 @pytest.fixture
-def rsps() -> Any:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
-            mock.add(method, URL, body="ok")
-        mock.add("HEAD", URL)
-        yield mock
+def rsps(traced_responses: Any) -> Any:
+    """The kit's ``traced_responses``, with this module's routes."""
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        traced_responses.add(method, URL, body="ok")
+    traced_responses.add("HEAD", URL)
+    return traced_responses
 
 
 def sent_headers(rsps: Any, index: int = -1) -> requests.structures.CaseInsensitiveDict[str]:
@@ -61,7 +60,7 @@ def sent_headers(rsps: Any, index: int = -1) -> requests.structures.CaseInsensit
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_of_every_client_sends_traceid_and_traceparent_of_the_call_span(
-    rsps, events, client_name, method
+    rsps, trace_events, client_name, method
 ):
     client = CLIENTS[client_name]()
 
@@ -69,7 +68,7 @@ def test_every_method_of_every_client_sends_traceid_and_traceparent_of_the_call_
         call(client, method)
 
     headers = sent_headers(rsps)
-    (event,) = events_of(events, "call")
+    (event,) = events_of(trace_events, "call")
     assert headers["traceid"] == TRACE_ID
     assert headers["traceparent"] == f"00-{TRACE_ID}-{event['span_id']}-01"
     assert event["span_id"] != ctx.span_id
@@ -79,27 +78,27 @@ def test_every_method_of_every_client_sends_traceid_and_traceparent_of_the_call_
 
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
-def test_each_call_is_a_new_child_span(rsps, events, client_name):
+def test_each_call_is_a_new_child_span(rsps, trace_events, client_name):
     client = CLIENTS[client_name]()
 
     with traced.trace("job", traceid=TRACE_ID):
         call(client, "get")
         call(client, "get")
 
-    spans = [e["span_id"] for e in events_of(events, "call")]
+    spans = [e["span_id"] for e in events_of(trace_events, "call")]
     sent = [h.request.headers["traceparent"].split("-")[2] for h in rsps.calls]
     assert sent == spans
     assert len(set(spans)) == 2
 
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
-def test_a_plain_id_travels_as_traceid_with_a_derived_traceparent(rsps, events, client_name):
+def test_a_plain_id_travels_as_traceid_with_a_derived_traceparent(rsps, trace_events, client_name):
     with traced.trace("job", traceid="req-391"):
         call(CLIENTS[client_name](), "get")
 
     headers = sent_headers(rsps)
     assert headers["traceid"] == "req-391"
-    (call_event,) = events_of(events, "call")
+    (call_event,) = events_of(trace_events, "call")
     assert headers["traceparent"] == f"00-{w3c_trace_id('req-391')}-{call_event['span_id']}-01"
     assert "tracestate" not in headers
 
@@ -117,7 +116,7 @@ def _forwarding_app(make_app: Callable[..., Any], client: Any, **options: Any) -
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 def test_tracestate_is_forwarded_unchanged_with_a_valid_traceparent(
-    rsps, events, make_app, client_name
+    rsps, trace_events, make_app, client_name
 ):
     app = _forwarding_app(make_app, CLIENTS[client_name]())
     state = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
@@ -128,10 +127,10 @@ def test_tracestate_is_forwarded_unchanged_with_a_valid_traceparent(
     )
 
     headers = sent_headers(rsps)
-    (event,) = events_of(events, "call")
+    (event,) = events_of(trace_events, "call")
     assert headers["tracestate"] == state
     assert headers["traceparent"] == f"00-{TRACE_ID}-{event['span_id']}-01"
-    (start,) = events_of(events, "start")
+    (start,) = events_of(trace_events, "start")
     assert start["parent_id"] == PARENT_SPAN
     assert event["parent_id"] == start["span_id"]
 
@@ -139,7 +138,7 @@ def test_tracestate_is_forwarded_unchanged_with_a_valid_traceparent(
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 @pytest.mark.parametrize("explicit", ["current", "other"])
 def test_an_explicit_tracestate_other_than_the_traces_own_takes_propagation_over(
-    rsps, events, make_app, client_name, explicit
+    rsps, trace_events, make_app, client_name, explicit
 ):
     client = CLIENTS[client_name]()
     app = make_app("gateway")
@@ -155,7 +154,7 @@ def test_an_explicit_tracestate_other_than_the_traces_own_takes_propagation_over
     )
 
     headers = sent_headers(rsps)
-    (event,) = events_of(events, "call")
+    (event,) = events_of(trace_events, "call")
     if explicit == "current":
         assert headers["tracestate"] == "rojo=1"
         assert headers["traceparent"] == f"00-{TRACE_ID}-{event['span_id']}-01"
@@ -235,17 +234,17 @@ def test_configured_header_style_on_the_client(rsps, client_name, names, expecte
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 @pytest.mark.parametrize("name", ["traceid", "TraceID"])
-def test_seed_style_explicit_current_id_still_gets_traceparent(rsps, events, client_name, name):
+def test_explicit_current_id_header_still_gets_traceparent(rsps, trace_events, client_name, name):
     with traced.trace("job", traceid=TRACE_ID):
         call(CLIENTS[client_name](), "get", headers={name: TRACE_ID})
 
     headers = sent_headers(rsps)
-    (event,) = events_of(events, "call")
+    (event,) = events_of(trace_events, "call")
     assert headers["traceid"] == TRACE_ID
     assert headers["traceparent"] == f"00-{TRACE_ID}-{event['span_id']}-01"
 
 
-def test_seed_style_inside_a_flask_view_with_g_traceid(rsps, make_app, events):
+def test_explicit_g_traceid_header_inside_a_flask_view(rsps, make_app, trace_events):
     from flask import g
 
     app = make_app("gateway")
@@ -258,8 +257,8 @@ def test_seed_style_inside_a_flask_view_with_g_traceid(rsps, make_app, events):
     app.test_client().get("/")
 
     headers = sent_headers(rsps)
-    (start,) = events_of(events, "start")
-    (event,) = events_of(events, "call")
+    (start,) = events_of(trace_events, "start")
+    (event,) = events_of(trace_events, "call")
     assert headers["traceid"] == start["traceid"]
     assert headers["traceparent"] == f"00-{start['traceid']}-{event['span_id']}-01"
 

@@ -24,17 +24,17 @@ def app(make_app):
 
 
 @pytest.fixture
-def sent():
+def sent(traced_responses):
     """The headers of each call that reached the (mocked) downstream service."""
     seen: list[dict[str, str]] = []
-    with responses.RequestsMock() as rsps:
 
-        def record(request):
-            seen.append(dict(request.headers))
-            return 200, {}, "ok"
+    def record(request):
+        seen.append(dict(request.headers))
+        return 200, {}, "ok"
 
-        rsps.add_callback(responses.GET, DOWNSTREAM, callback=record)
-        yield seen
+    traced_responses.add_callback(responses.GET, DOWNSTREAM, callback=record)
+    yield seen
+    assert seen, "the view never called downstream"
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_valid_tracestate_travels_on(app, sent):
             {"traceparent": f"ff-{TRACE_ID}-{PARENT_ID}-01", "tracestate": "a=1"},
             id="invalid-traceparent",
         ),
-        pytest.param({"traceid": "seed-id", "tracestate": "a=1"}, id="no-traceparent"),
+        pytest.param({"traceid": "plain-id", "tracestate": "a=1"}, id="no-traceparent"),
         pytest.param(
             {
                 "traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01",

@@ -19,15 +19,15 @@ def _logged(events) -> str:
     return "\n".join(json.dumps(e) for e in events)
 
 
-def test_a_json_key_written_with_escapes_is_still_redacted(make_app, events):
+def test_a_json_key_written_with_escapes_is_still_redacted(make_app, trace_events):
     app = make_app()
     app.post("/login")(lambda: {"user": request.get_json()["user"]})
     body = '{"user": "bob", "pass\\u0077ord": "' + SECRET + '"}'
 
     app.test_client().post("/login", data=body, content_type="application/json")
 
-    assert events[1]["msg_dict"]["request_data"] == {"user": "bob", "password": "[REDACTED]"}
-    assert SECRET not in _logged(events)
+    assert trace_events[1]["msg_dict"]["request_data"] == {"user": "bob", "password": "[REDACTED]"}
+    assert SECRET not in _logged(trace_events)
 
 
 def test_previews_hide_quoted_and_bare_keys():
@@ -40,7 +40,7 @@ def test_previews_hide_quoted_and_bare_keys():
         assert SECRET not in redactor.text(text)
 
 
-def test_a_retry_event_redacts_with_the_sessions_own_fields(make_app, events):
+def test_a_retry_event_redacts_with_the_sessions_own_fields(make_app, trace_events):
     flaky = make_app("flaky")
     calls = []
 
@@ -56,12 +56,12 @@ def test_a_retry_event_redacts_with_the_sessions_own_fields(make_app, events):
         gateway.get("/")(lambda: session.get(f"{url}/x", params={"sig": SECRET}).text)
         assert gateway.test_client().get("/").text == "ok"
 
-    assert len(events_of(events, "retry")) == 1
+    assert len(events_of(trace_events, "retry")) == 1
     # The flaky service was not told that "sig" is secret; the gateway's session was.
-    assert SECRET not in _logged(e for e in events if e["service"] == "gateway")
+    assert SECRET not in _logged(e for e in trace_events if e["service"] == "gateway")
 
 
-def test_a_request_aborted_by_a_url_value_preprocessor_is_traced(make_app, events):
+def test_a_request_aborted_by_a_url_value_preprocessor_is_traced(make_app, trace_events):
     app = make_app()
 
     @app.url_value_preprocessor
@@ -79,11 +79,11 @@ def test_a_request_aborted_by_a_url_value_preprocessor_is_traced(make_app, event
 
     assert response.status_code == 404
     assert response.json["traceid"] == response.headers["traceid"]
-    assert [e["event_des"] for e in events] == ["start", "end"]
-    assert events[1]["msg_dict"]["status_code"] == 404
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
+    assert trace_events[1]["msg_dict"]["status_code"] == 404
 
 
-def test_a_bytes_trace_header_from_the_caller_is_understood(make_app, events):
+def test_a_bytes_trace_header_from_the_caller_is_understood(make_app, trace_events):
     seen = make_app("seen")
     seen.get("/")(lambda: request.headers.get("traceparent", ""))
     gateway = make_app("gateway")
@@ -100,7 +100,7 @@ def test_a_bytes_trace_header_from_the_caller_is_understood(make_app, events):
     assert response.text.split("-")[1] == response.headers["traceid"]
 
 
-def test_a_streamed_204_is_not_a_disconnect(make_app, events):
+def test_a_streamed_204_is_not_a_disconnect(make_app, trace_events):
     app = make_app()
 
     @app.get("/")
@@ -110,10 +110,10 @@ def test_a_streamed_204_is_not_a_disconnect(make_app, events):
     with app.test_client().get("/") as response:
         assert response.status_code == 204
 
-    assert "error" not in events_of(events, "end")[0]["msg_dict"]
+    assert "error" not in events_of(trace_events, "end")[0]["msg_dict"]
 
 
-def test_a_streamed_length_counts_bytes_on_the_wire(make_app, events):
+def test_a_streamed_length_counts_bytes_on_the_wire(make_app, trace_events):
     app = make_app()
 
     @app.get("/")
@@ -123,7 +123,7 @@ def test_a_streamed_length_counts_bytes_on_the_wire(make_app, events):
     with app.test_client().get("/") as response:
         wire = response.get_data()
 
-    assert events_of(events, "end")[0]["msg_dict"]["response_data"]["length"] == len(wire)
+    assert events_of(trace_events, "end")[0]["msg_dict"]["response_data"]["length"] == len(wire)
 
 
 def test_a_bracketed_ipv6_host_with_a_port_matches():
