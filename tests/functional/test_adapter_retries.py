@@ -5,6 +5,7 @@ A real flaky server on 127.0.0.1 answers 503 a given number of times, then 200.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -176,3 +177,25 @@ def test_retry_events_redact_secret_query_fields(trace_events, flaky):
     (retry,) = events_of(trace_events, "retry")
     assert retry["msg_dict"]["url"].endswith("/?api_key=[REDACTED]&q=1")
     assert "k-secret-value" not in str(trace_events)
+
+
+def test_a_retry_event_redacts_with_the_sessions_own_fields(make_app, trace_events):
+    secret = "sig-secret-value"
+    flaky = make_app("flaky")
+    calls = []
+
+    @flaky.get("/x")
+    def x():
+        calls.append(1)
+        return ("busy", 503) if len(calls) == 1 else "ok"
+
+    gateway = make_app("gateway")
+    retry = Retry(total=2, status_forcelist=[503], backoff_factor=0)
+    session = traced.TracedSession(retries=retry, redact_fields=["sig"])
+    with serve_app(flaky) as url:
+        gateway.get("/")(lambda: session.get(f"{url}/x", params={"sig": secret}).text)
+        assert gateway.test_client().get("/").text == "ok"
+
+    assert len(events_of(trace_events, "retry")) == 1
+    # The flaky service was not told that "sig" is secret; the gateway's session was.
+    assert secret not in json.dumps([e for e in trace_events if e["service"] == "gateway"])

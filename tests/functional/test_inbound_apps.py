@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from flask import Blueprint, Flask, g
+from flask import Blueprint, Flask, abort, g
 
 import traced_http as traced
 from flask_hooks import Tracing
@@ -110,3 +110,25 @@ def test_test_client_session_of_several_requests(make_app, trace_events):
         ids = [client.get(f"/{n}").headers["traceid"] for n in range(3)]
     assert len(set(ids)) == 3
     assert [e["traceid"] for e in events_of(trace_events, "end")] == ids
+
+
+def test_a_request_aborted_by_a_url_value_preprocessor_is_traced(make_app, trace_events):
+    app = make_app()
+
+    @app.url_value_preprocessor
+    def tenant(endpoint, values):
+        if values and values.get("tenant") != "acme":
+            abort(404)
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return {"traceid": g.get("traceid")}, 404
+
+    app.get("/<tenant>/orders")(lambda tenant: "orders")
+
+    response = app.test_client().get("/evil/orders")
+
+    assert response.status_code == 404
+    assert response.json["traceid"] == response.headers["traceid"]
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
+    assert trace_events[1]["msg_dict"]["status_code"] == 404

@@ -353,3 +353,16 @@ def test_a_streamed_response_describes_the_body_read_while_streaming(make_app, t
     end = events_of(trace_events, "end")[0]["msg_dict"]
     assert end["response_data"]["_body"] == "streamed"
     assert end["request_data"] == "streamed body"
+
+
+def test_a_streamed_length_counts_bytes_on_the_wire(make_app, trace_events):
+    app = make_app()
+
+    @app.get("/")
+    def text():
+        return Response((chunk for chunk in ("héllo ", "wörld")), mimetype="text/plain")
+
+    with app.test_client().get("/") as response:
+        wire = response.get_data()
+
+    assert events_of(trace_events, "end")[0]["msg_dict"]["response_data"]["length"] == len(wire)

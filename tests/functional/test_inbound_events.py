@@ -239,3 +239,16 @@ def test_code_in_a_streamed_body_logs_with_the_request_trace(streaming_app, trac
     assert [e["trace_index"] for e in trace_events] == [1, 2, 3]
     assert len({(e["traceid"], e["span_id"]) for e in trace_events}) == 1
     assert traced.current_trace() is None
+
+
+def test_a_streamed_204_is_not_a_disconnect(make_app, trace_events):
+    app = make_app()
+
+    @app.get("/")
+    def empty():
+        return Response((chunk for chunk in ()), status=204)
+
+    with app.test_client().get("/") as response:
+        assert response.status_code == 204
+
+    assert "error" not in events_of(trace_events, "end")[0]["msg_dict"]

@@ -275,3 +275,14 @@ def test_many_long_headers_are_logged_within_a_total_bound(app, trace_events):
     logged = events_of(trace_events, "start")[0]["msg_dict"]["headers"]
     assert len(json.dumps(logged)) < 8 * 2048 + 99 * 60
     assert logged["X-Field-98"] == "...[cut, 8000 in all]"
+
+
+def test_a_json_key_written_with_escapes_is_still_redacted(make_app, trace_events):
+    app = make_app()
+    app.post("/login")(lambda: {"user": request.get_json()["user"]})
+    body = '{"user": "bob", "pass\\u0077ord": "' + SECRET + '"}'
+
+    app.test_client().post("/login", data=body, content_type="application/json")
+
+    assert trace_events[1]["msg_dict"]["request_data"] == {"user": "bob", "password": "[REDACTED]"}
+    assert SECRET not in json.dumps(trace_events)

@@ -11,11 +11,11 @@ from typing import Any, Callable
 
 import pytest
 import requests
-from flask import jsonify
+from flask import g, jsonify, request
 
 import traced_http as traced
 from traced_http.propagation import w3c_trace_id
-from traced_http.testing import events_of
+from traced_http.testing import events_of, serve_app
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN = "00f067aa0ba902b7"
@@ -297,3 +297,20 @@ def test_explicit_override_holds_for_that_call_only(rsps):
     assert sent_headers(rsps, 0)["traceid"] == "someone-else"
     assert sent_headers(rsps, 1)["traceid"] == TRACE_ID
     assert sent_headers(rsps, 1)["traceparent"].startswith(f"00-{TRACE_ID}-")
+
+
+def test_a_bytes_trace_header_from_the_caller_is_understood(make_app, trace_events):
+    seen = make_app("seen")
+    seen.get("/")(lambda: request.headers.get("traceparent", ""))
+    gateway = make_app("gateway")
+
+    @gateway.get("/")
+    def call():
+        mine = f"00-{g.traceid}-{'a' * 16}-01".encode()  # requests accepts bytes values
+        return traced.get(f"{url}/", headers={"traceparent": mine}).text
+
+    with serve_app(seen) as url:
+        response = gateway.test_client().get("/")
+
+    assert response.status_code == 200
+    assert response.text.split("-")[1] == response.headers["traceid"]
