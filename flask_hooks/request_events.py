@@ -193,8 +193,8 @@ def _valid_trace(name: str, value: str) -> bool:
 def request_data(
     environ: Mapping[str, Any], method: str, settings: TraceSettings, body: Optional[RecordedInput]
 ) -> Any:
-    """The query args of a GET, as the recipe records them. A body is not read here: a textual one is
-    ``deferred`` to the end event, anything else is ``omitted``."""
+    """The query args of a GET, as the recipe records them. A body is not read here: a
+    textual one is ``deferred`` to the end event, anything else is ``omitted``."""
     if method in BODYLESS:
         query = environ.get("QUERY_STRING")
         return query_fields(query, settings.redactor) if query else {}
