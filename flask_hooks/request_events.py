@@ -193,8 +193,8 @@ def _valid_trace(name: str, value: str) -> bool:
 def request_data(
     environ: Mapping[str, Any], method: str, settings: TraceSettings, body: Optional[RecordedInput]
 ) -> Any:
-    """As in the seed, the query args of a GET. A body is not read here: a textual one is
-    ``deferred`` to the end event, anything else is ``omitted``."""
+    """The query args of a GET, as the recipe records them. A body is not read here: a
+    textual one is ``deferred`` to the end event, anything else is ``omitted``."""
     if method in BODYLESS:
         query = environ.get("QUERY_STRING")
         return query_fields(query, settings.redactor) if query else {}
@@ -226,7 +226,8 @@ def end_message(
     now: float,
     settings: TraceSettings,
 ) -> dict[str, Any]:
-    """The seed's end fields, and ``error`` when the view raised."""
+    """``end_time``, ``cost_time``, ``status_code``, ``headers``, ``response_data``, and ``error``
+    when the view raised."""
     msg: dict[str, Any] = {"end_time": now, "cost_time": now - start}
     if response is None:
         msg["status_code"] = 500

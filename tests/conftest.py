@@ -11,7 +11,6 @@ from flask import Flask
 
 from flask_hooks import Tracing
 from traced_http import JsonFormatter
-from traced_http.testing import capture_events
 
 # Secrets planted by tests (tests/reliability/test_secrets*.py) all start with this; no
 # log line written during the whole run may hold one (checked at the end of the session).
@@ -95,7 +94,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _quiet_events() -> Iterator[None]:
     """Keep events off stderr (the extension's default handler) during tests.
 
-    Tests read events through ``capture_events``; the logger's state is restored after.
+    Tests read events through the ``trace_events`` fixture; the logger's state is restored after.
     """
     logger = logging.getLogger("traced_http")
     saved = (logger.level, list(logger.handlers), logger.propagate)
@@ -106,13 +105,6 @@ def _quiet_events() -> Iterator[None]:
     logger.setLevel(saved[0])
     logger.handlers = saved[1]
     logger.propagate = saved[2]
-
-
-@pytest.fixture
-def events() -> Iterator[list[dict[str, Any]]]:
-    """The events written during the test, parsed from the JSON lines."""
-    with capture_events() as captured:
-        yield captured
 
 
 @pytest.fixture

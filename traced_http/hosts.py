@@ -14,7 +14,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 class HostMatcher:
     """Host patterns: an exact host, ``*.suffix`` (any subdomain), or ``host:port``.
 
-    ``None`` matches every host, as the seed does (it sends ``traceid`` everywhere).
+    ``None`` matches every host: ``traceid`` is sent everywhere, as the recipe does.
     """
 
     __slots__ = ("_exact", "_match_all", "_suffixes", "_with_port")

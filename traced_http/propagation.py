@@ -204,7 +204,7 @@ class InboundHeaders:
         return None
 
 
-def _text(value: Any) -> Optional[str]:
+def _header_text(value: Any) -> Optional[str]:
     """A header value as requests accepts it (str or bytes), as text."""
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("latin-1")
@@ -232,13 +232,13 @@ class OutboundHeaders:
         are the headers a redirect copies from the hop before (the same trace's values).
         """
         for name in self.plain:
-            value = _text(headers.get(name))
+            value = _header_text(headers.get(name))
             if value is not None and value != trace_id:
                 return True
-        value = _text(headers.get("tracestate"))
+        value = _header_text(headers.get("tracestate"))
         if value is not None and value != tracestate:
             return True
-        value = _text(headers.get("traceparent"))
+        value = _header_text(headers.get("traceparent"))
         if value is not None:
             parsed = parse_traceparent(value)
             return parsed is None or trace_id is None or parsed[0] != w3c_trace_id(trace_id)

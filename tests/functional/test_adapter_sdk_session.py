@@ -7,12 +7,10 @@ request is being handled, exactly as ``traced.get`` does there.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-import responses
 from flask import jsonify
 
 import traced_http as traced
@@ -25,11 +23,11 @@ TRACE_HEADERS = ("traceparent", "tracestate", "traceid", "x-request-id")
 
 
 @pytest.fixture
-def rsps() -> Iterator[Any]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add("GET", INTERNAL, json={"ok": True})
-        mock.add("GET", FOREIGN, json={"ok": True})
-        yield mock
+def rsps(traced_responses: Any) -> Any:
+    """The kit's ``traced_responses``, with this module's routes."""
+    traced_responses.add("GET", INTERNAL, json={"ok": True})
+    traced_responses.add("GET", FOREIGN, json={"ok": True})
+    return traced_responses
 
 
 def sdk_session(**options: Any) -> requests.Session:
@@ -46,7 +44,7 @@ def _names(headers: Any) -> set[str]:
     return {name for name in TRACE_HEADERS if name in headers}
 
 
-def test_sdk_session_inherits_the_flask_apps_settings_like_traced_get(rsps, events, make_app):
+def test_sdk_session_inherits_the_flask_apps_settings_like_traced_get(rsps, trace_events, make_app):
     app = make_app("gateway", propagate_to=["*.internal"], propagate_headers=STYLE)
     sdk = sdk_session()
 
@@ -60,8 +58,8 @@ def test_sdk_session_inherits_the_flask_apps_settings_like_traced_get(rsps, even
 
     app.test_client().get("/")
 
-    (start,) = events_of(events, "start")
-    calls = events_of(events, "call")
+    (start,) = events_of(trace_events, "start")
+    calls = events_of(trace_events, "call")
     sent = [call.request.headers for call in rsps.calls]
     assert [_names(h) for h in sent] == [
         {"traceparent", "traceid", "x-request-id"},
@@ -75,7 +73,7 @@ def test_sdk_session_inherits_the_flask_apps_settings_like_traced_get(rsps, even
     assert [e["service"] for e in calls] == ["gateway"] * 4
     assert {e["parent_id"] for e in calls} == {start["span_id"]}
     assert {e["traceid"] for e in calls} == {start["traceid"]}
-    assert [e["trace_index"] for e in events] == list(range(1, 7))
+    assert [e["trace_index"] for e in trace_events] == list(range(1, 7))
 
 
 def test_one_sdk_session_serves_two_apps_each_with_its_own_settings(rsps, make_app):
@@ -96,7 +94,7 @@ def test_one_sdk_session_serves_two_apps_each_with_its_own_settings(rsps, make_a
     ]
 
 
-def test_adapter_options_win_over_the_apps(rsps, events, make_app):
+def test_adapter_options_win_over_the_apps(rsps, trace_events, make_app):
     app = make_app("gateway", propagate_to=["*.internal"])
     sdk = sdk_session(propagate_headers=["X-Request-ID"], body_limit=4)
 
@@ -109,15 +107,18 @@ def test_adapter_options_win_over_the_apps(rsps, events, make_app):
     app.test_client().get("/")
 
     assert [_names(call.request.headers) for call in rsps.calls] == [{"x-request-id"}, set()]
-    call = events_of(events, "call")[0]
+    call = events_of(trace_events, "call")[0]
     assert call["msg_dict"]["response_data"]["_body"] == "truncated"
 
 
-def test_service_option_names_the_service_outside_any_request(rsps, events):
+def test_service_option_names_the_service_outside_any_request(rsps, trace_events):
     traced.TracedSession(service="nightly-worker").get(INTERNAL)
     sdk_session(service="sdk-worker").get(INTERNAL)
 
-    assert [e["service"] for e in events_of(events, "call")] == ["nightly-worker", "sdk-worker"]
+    assert [e["service"] for e in events_of(trace_events, "call")] == [
+        "nightly-worker",
+        "sdk-worker",
+    ]
 
 
 # --- async views ----------------------------------------------------------------------
@@ -146,11 +147,11 @@ def async_app(make_app: Any) -> Any:
 
 
 @pytest.mark.parametrize("path", ["/direct", "/to-thread"])
-def test_calls_from_an_async_view_belong_to_its_request(rsps, events, async_app, path):
+def test_calls_from_an_async_view_belong_to_its_request(rsps, trace_events, async_app, path):
     answer = async_app.test_client().get(path).json
 
-    (start,) = events_of(events, "start")
-    calls = events_of(events, "call")
+    (start,) = events_of(trace_events, "start")
+    calls = events_of(trace_events, "call")
     assert answer["traceid"] == start["traceid"]
     assert len(calls) == 2
     assert {e["traceid"] for e in calls} == {start["traceid"]}

@@ -10,7 +10,6 @@ from typing import Any, Callable
 
 import pytest
 import requests
-import responses
 
 import traced_http as traced
 from traced_http.testing import assert_single_trace, events_of, serve_app
@@ -54,12 +53,6 @@ def _run(kind: str, make_app: Callable[..., Any], work: Callable[[Any], None]) -
 KINDS = ["app-traced.get", "app-TracingAdapter", "TracedSession", "TracingAdapter"]
 
 
-@pytest.fixture
-def rsps() -> Any:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def _sent(rsps: Any) -> dict[str, dict[str, str]]:
     """url -> the trace headers that call carried."""
     return {
@@ -85,15 +78,15 @@ def _sent(rsps: Any) -> dict[str, dict[str, str]]:
     ],
 )
 def test_only_listed_hosts_get_trace_headers_all_calls_are_logged(
-    rsps, events, make_app, kind, url, allowed
+    traced_responses, trace_events, make_app, kind, url, allowed
 ):
-    rsps.add("GET", url, body="ok")
+    traced_responses.add("GET", url, body="ok")
     explicit = {"traceid": TRACE_ID}  # the current id: not an override
 
     _run(kind, make_app, lambda client: client.get(url, headers=explicit))
 
-    sent = _sent(rsps)[url]
-    (event,) = events_of(events, "call")
+    sent = _sent(traced_responses)[url]
+    (event,) = events_of(trace_events, "call")
     assert event["msg_dict"]["url"] == url
     assert event["msg_dict"]["status_code"] == 200
     assert event["traceid"] == TRACE_ID
@@ -107,9 +100,9 @@ def test_only_listed_hosts_get_trace_headers_all_calls_are_logged(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_explicit_trace_headers_are_stripped_for_foreign_hosts(rsps, make_app, kind):
+def test_explicit_trace_headers_are_stripped_for_foreign_hosts(traced_responses, make_app, kind):
     url = "http://partner.example/x"
-    rsps.add("GET", url, body="ok")
+    traced_responses.add("GET", url, body="ok")
     explicit = {
         "traceid": "someone-else",
         "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
@@ -118,18 +111,20 @@ def test_explicit_trace_headers_are_stripped_for_foreign_hosts(rsps, make_app, k
 
     _run(kind, make_app, lambda client: client.get(url, headers=explicit))
 
-    assert _sent(rsps)[url] == {}
+    assert _sent(traced_responses)[url] == {}
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_redirect_from_allowed_to_foreign_host_drops_trace_headers(rsps, events, make_app, kind):
-    rsps.add(
+def test_redirect_from_allowed_to_foreign_host_drops_trace_headers(
+    traced_responses, trace_events, make_app, kind
+):
+    traced_responses.add(
         "GET",
         "http://api.internal/go",
         status=302,
         headers={"Location": "http://partner.example/land"},
     )
-    rsps.add("GET", "http://partner.example/land", body="landed")
+    traced_responses.add("GET", "http://partner.example/land", body="landed")
     responses_seen: list[requests.Response] = []
 
     def work(client: Any) -> None:
@@ -139,8 +134,8 @@ def test_redirect_from_allowed_to_foreign_host_drops_trace_headers(rsps, events,
 
     (response,) = responses_seen
     assert response.text == "landed"
-    sent = _sent(rsps)
-    calls = events_of(events, "call")
+    sent = _sent(traced_responses)
+    calls = events_of(trace_events, "call")
     assert [e["msg_dict"]["status_code"] for e in calls] == [302, 200]
     assert [e["msg_dict"]["url"] for e in calls] == [
         "http://api.internal/go",
@@ -152,20 +147,20 @@ def test_redirect_from_allowed_to_foreign_host_drops_trace_headers(rsps, events,
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_redirect_from_foreign_to_allowed_host_gets_headers_on_the_allowed_hop(
-    rsps, events, make_app, kind
+    traced_responses, trace_events, make_app, kind
 ):
-    rsps.add(
+    traced_responses.add(
         "GET",
         "http://partner.example/go",
         status=302,
         headers={"Location": "http://api.internal/land"},
     )
-    rsps.add("GET", "http://api.internal/land", body="landed")
+    traced_responses.add("GET", "http://api.internal/land", body="landed")
 
     _run(kind, make_app, lambda client: client.get("http://partner.example/go"))
 
-    sent = _sent(rsps)
-    calls = events_of(events, "call")
+    sent = _sent(traced_responses)
+    calls = events_of(trace_events, "call")
     assert sent["http://partner.example/go"] == {}
     assert sent["http://api.internal/land"]["traceid"] == TRACE_ID
     assert sent["http://api.internal/land"]["traceparent"] == (
@@ -174,35 +169,35 @@ def test_redirect_from_foreign_to_allowed_host_gets_headers_on_the_allowed_hop(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_redirect_hop_is_its_own_child_span(rsps, events, make_app, kind):
-    rsps.add(
+def test_each_redirect_hop_is_its_own_child_span(traced_responses, trace_events, make_app, kind):
+    traced_responses.add(
         "GET", "http://api.internal/a", status=301, headers={"Location": "http://api.internal/b"}
     )
-    rsps.add(
+    traced_responses.add(
         "GET",
         "http://api.internal/b",
         status=307,
         headers={"Location": "http://orders.corp.example/c"},
     )
-    rsps.add("GET", "http://orders.corp.example/c", json={"done": True})
+    traced_responses.add("GET", "http://orders.corp.example/c", json={"done": True})
 
     _run(kind, make_app, lambda client: client.get("http://api.internal/a"))
 
-    calls = events_of(events, "call")
-    (start,) = events_of(events, "start")
+    calls = events_of(trace_events, "call")
+    (start,) = events_of(trace_events, "start")
     assert [e["msg_dict"]["status_code"] for e in calls] == [301, 307, 200]
     assert calls[2]["msg_dict"]["response_data"] == {"done": True}
     spans = [e["span_id"] for e in calls]
     assert len(set(spans)) == 3
     assert {e["parent_id"] for e in calls} == {start["span_id"]}
-    sent_spans = [c.request.headers["traceparent"].split("-")[2] for c in rsps.calls]
+    sent_spans = [c.request.headers["traceparent"].split("-")[2] for c in traced_responses.calls]
     assert sent_spans == spans
     indexes = [e["trace_index"] for e in calls]
     assert indexes == sorted(indexes)
     assert len(set(indexes)) == 3
 
 
-def test_assert_single_trace_names_the_calls_whose_headers_were_withheld(make_app, events):
+def test_assert_single_trace_names_the_calls_whose_headers_were_withheld(make_app, trace_events):
     downstream = make_app("billing")
     downstream.add_url_rule("/charge", "charge", lambda: "ok")
     gateway = make_app("gateway", propagate_to=["billing.internal"])
@@ -212,7 +207,7 @@ def test_assert_single_trace_names_the_calls_whose_headers_were_withheld(make_ap
             assert requests.get(gateway_url, timeout=10).text == "ok"
 
     with pytest.raises(AssertionError) as failure:
-        assert_single_trace(events)
+        assert_single_trace(trace_events)
 
     message = str(failure.value)
     assert "expected one trace id" in message

@@ -75,60 +75,64 @@ def response_data(events):
         pytest.param({"data": "héllo", "content_type": "text/plain"}, "héllo", id="text"),
     ],
 )
-def test_textual_bodies_are_captured(app, events, kwargs, captured):
+def test_textual_bodies_are_captured(app, trace_events, kwargs, captured):
     response = app.test_client().post("/echo", **kwargs)
     assert response.status_code == 200
-    assert request_data(events) == captured
-    assert start_request_data(events) == {
+    assert request_data(trace_events) == captured
+    assert start_request_data(trace_events) == {
         "_body": "deferred",
         "length": response.request.content_length,
     }
 
 
-def test_body_over_the_limit_is_a_truncated_marker(app, events):
+def test_body_over_the_limit_is_a_truncated_marker(app, trace_events):
     body = "z" * 1000
     app.test_client().post("/echo", data=body, content_type="text/plain")
-    assert request_data(events) == {"_body": "truncated", "length": 1000, "preview": "z" * LIMIT}
+    assert request_data(trace_events) == {
+        "_body": "truncated",
+        "length": 1000,
+        "preview": "z" * LIMIT,
+    }
 
 
-def test_invalid_json_is_recorded_as_such_and_the_request_goes_on(app, events):
+def test_invalid_json_is_recorded_as_such_and_the_request_goes_on(app, trace_events):
     response = app.test_client().post("/echo", data=b'{"a": ', content_type="application/json")
     assert response.status_code == 200
-    assert request_data(events) == {"_body": "invalid_json", "length": 6, "preview": '{"a": '}
+    assert request_data(trace_events) == {"_body": "invalid_json", "length": 6, "preview": '{"a": '}
 
 
-def test_non_utf8_body_is_recorded_as_such(app, events):
+def test_non_utf8_body_is_recorded_as_such(app, trace_events):
     response = app.test_client().post("/echo", data=b"\xff\xfe", content_type="text/plain")
     assert response.status_code == 200
-    assert request_data(events) == {"_body": "not_utf8", "length": 2}
+    assert request_data(trace_events) == {"_body": "not_utf8", "length": 2}
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", None])
-def test_non_json_post_never_fails_as_get_json_would(app, events, content_type):
+def test_non_json_post_never_fails_as_get_json_would(app, trace_events, content_type):
     """``request.get_json()`` raises 415 on these; the hooks must not."""
     response = app.test_client().post("/echo", data=b"plain words", content_type=content_type)
     assert response.status_code == 200
-    assert [e["event_des"] for e in events] == ["start", "end"]
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
 
 
-def test_binary_body_is_omitted(app, events):
+def test_binary_body_is_omitted(app, trace_events):
     app.test_client().post("/echo", data=b"\x00\x01", content_type="application/octet-stream")
-    assert start_request_data(events) == {
+    assert start_request_data(trace_events) == {
         "_body": "omitted",
         "content_type": "application/octet-stream",
         "length": 2,
     }
 
 
-def test_multipart_upload_is_not_read_and_the_view_gets_the_file(app, events):
+def test_multipart_upload_is_not_read_and_the_view_gets_the_file(app, trace_events):
     response = app.test_client().post(
         "/upload", data={"doc": (io.BytesIO(b"file body"), "a.txt"), "n": "note"}
     )
     assert response.json == {"name": "a.txt", "content": "file body", "note": "note"}
-    captured = start_request_data(events)
+    captured = start_request_data(trace_events)
     assert captured["_body"] == "omitted"
     assert captured["content_type"].startswith("multipart/form-data")
-    assert "file body" not in json.dumps(events_of(events, "start"))
+    assert "file body" not in json.dumps(events_of(trace_events, "start"))
 
 
 @pytest.mark.parametrize("size", [10, 1000], ids=["within-limit", "over-limit"])
@@ -141,14 +145,14 @@ def test_multipart_upload_is_not_read_and_the_view_gets_the_file(app, events):
         ("data", lambda v: {"data": v, "content_type": "text/plain"}, lambda v: v),
     ],
 )
-def test_view_reads_the_whole_body_after_capture(app, events, size, how, kwargs, expected):
+def test_view_reads_the_whole_body_after_capture(app, trace_events, size, how, kwargs, expected):
     value = "v" * size
     response = app.test_client().post(f"/read/{how}", **kwargs(value))
     assert response.json == {"got": expected(value)}
-    assert request_data(events) != {}
+    assert request_data(trace_events) != {}
 
 
-def test_capture_bodies_off_records_no_body(make_app, events):
+def test_capture_bodies_off_records_no_body(make_app, trace_events):
     app = make_app("svc", capture_bodies=False)
 
     @app.route("/", methods=["POST"])
@@ -157,25 +161,25 @@ def test_capture_bodies_off_records_no_body(make_app, events):
 
     response = app.test_client().post("/", json={"a": 1})
     assert response.json == {"got": {"a": 1}}
-    assert start_request_data(events) is None
-    assert response_data(events) is None
+    assert start_request_data(trace_events) is None
+    assert response_data(trace_events) is None
 
 
-def test_response_body_is_captured(app, events):
+def test_response_body_is_captured(app, trace_events):
     app.test_client().get("/reply/3")
-    assert response_data(events) == {"data": "yyy"}
+    assert response_data(trace_events) == {"data": "yyy"}
 
 
-def test_response_body_over_the_limit_is_truncated(app, events):
+def test_response_body_over_the_limit_is_truncated(app, trace_events):
     response = app.test_client().get("/reply/500")
-    captured = response_data(events)
+    captured = response_data(trace_events)
     assert captured["_body"] == "truncated"
     assert captured["length"] == len(response.data)
     assert captured["preview"] == response.text[:LIMIT]
 
 
 @pytest.mark.parametrize("size", [10, 100_000], ids=["within-limit", "over-limit"])
-def test_real_server_view_gets_the_exact_body(make_app, events, size):
+def test_real_server_view_gets_the_exact_body(make_app, trace_events, size):
     app = make_app("svc", body_limit=LIMIT)
 
     @app.route("/hash", methods=["POST"])
@@ -190,17 +194,17 @@ def test_real_server_view_gets_the_exact_body(make_app, events, size):
     assert response.text == hashlib.sha256(body).hexdigest()
 
 
-def test_a_body_the_view_does_not_read_is_not_read_by_the_hooks(app, events):
+def test_a_body_the_view_does_not_read_is_not_read_by_the_hooks(app, trace_events):
     body = CountingInput(b'{"a": 1}')
     response = app.test_client().post(
         "/ignore", input_stream=body, content_type="application/json", content_length=8
     )
     assert response.status_code == 200
     assert body.read_bytes == 0
-    assert request_data(events) == {"_body": "not_read", "length": 8}
+    assert request_data(trace_events) == {"_body": "not_read", "length": 8}
 
 
-def test_a_body_the_view_reads_in_part_is_previewed_as_far_as_it_was_read(make_app, events):
+def test_a_body_the_view_reads_in_part_is_previewed_as_far_as_it_was_read(make_app, trace_events):
     app = make_app("svc", body_limit=LIMIT)
 
     @app.route("/first", methods=["POST"])
@@ -209,10 +213,10 @@ def test_a_body_the_view_reads_in_part_is_previewed_as_far_as_it_was_read(make_a
 
     response = app.test_client().post("/first", data="abcdefghij", content_type="text/plain")
     assert response.text == "abcde"
-    assert request_data(events) == {"_body": "truncated", "length": 10, "preview": "abcde"}
+    assert request_data(trace_events) == {"_body": "truncated", "length": 10, "preview": "abcde"}
 
 
-def test_a_body_read_line_by_line_from_the_raw_input_is_captured(make_app, events):
+def test_a_body_read_line_by_line_from_the_raw_input_is_captured(make_app, trace_events):
     app = make_app("svc", body_limit=LIMIT)
 
     @app.route("/lines", methods=["POST"])
@@ -221,7 +225,7 @@ def test_a_body_read_line_by_line_from_the_raw_input_is_captured(make_app, event
 
     response = app.test_client().post("/lines", data="a=1\nb=2\n", content_type="text/plain")
     assert response.json == {"lines": ["a=1\n", "b=2\n"]}
-    assert request_data(events) == "a=1\nb=2\n"
+    assert request_data(trace_events) == "a=1\nb=2\n"
 
 
 LOWERED = 1024
@@ -235,7 +239,9 @@ LOWERED = 1024
         pytest.param({"data": {"v": "x" * 5000}}, id="form"),
     ],
 )
-def test_a_limit_lowered_for_one_request_still_gets_flasks_413(make_app, events, where, kwargs):
+def test_a_limit_lowered_for_one_request_still_gets_flasks_413(
+    make_app, trace_events, where, kwargs
+):
     """``MAX_CONTENT_LENGTH``, or (Flask 3.1) ``request.max_content_length`` set for one
     request by a before_request function or the view: the hooks never read the body."""
     app = make_app("svc")
@@ -256,13 +262,15 @@ def test_a_limit_lowered_for_one_request_still_gets_flasks_413(make_app, events,
     response = app.test_client().post("/small", **kwargs)
 
     assert response.status_code == 413
-    assert events_of(events, "end")[0]["msg_dict"]["status_code"] == 413
-    assert request_data(events)["_body"] == "not_read"
+    assert events_of(trace_events, "end")[0]["msg_dict"]["status_code"] == 413
+    assert request_data(trace_events)["_body"] == "not_read"
 
 
 @pytest.mark.parametrize("size", [10, 5000], ids=["within-limit", "over-limit"])
 @pytest.mark.parametrize("source", ["input_stream", "wsgi.input"])
-def test_real_server_view_reading_the_raw_input_gets_the_whole_body(make_app, events, size, source):
+def test_real_server_view_reading_the_raw_input_gets_the_whole_body(
+    make_app, trace_events, size, source
+):
     """Raw-body proxies and webhook signature checks read the WSGI input themselves."""
     app = make_app("svc", body_limit=LIMIT)
 
@@ -277,7 +285,7 @@ def test_real_server_view_reading_the_raw_input_gets_the_whole_body(make_app, ev
             f"{base}/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=5
         )
     assert response.text == hashlib.sha256(body).hexdigest()
-    captured = request_data(events)
+    captured = request_data(trace_events)
     if len(body) <= LIMIT:
         assert captured == {"v": "w" * size}
     else:
@@ -286,7 +294,7 @@ def test_real_server_view_reading_the_raw_input_gets_the_whole_body(make_app, ev
 
 
 @pytest.mark.parametrize("status", [307, 308])
-def test_test_client_following_a_redirect_resends_the_whole_body(make_app, events, status):
+def test_test_client_following_a_redirect_resends_the_whole_body(make_app, trace_events, status):
     app = make_app("svc")
 
     @app.route("/old", methods=["POST"])
@@ -303,7 +311,7 @@ def test_test_client_following_a_redirect_resends_the_whole_body(make_app, event
     slash = app.test_client().post("/items", json=payload, follow_redirects=True)
 
     assert moved.json == slash.json == {"got": payload}
-    assert [e["msg_dict"]["status_code"] for e in events_of(events, "end")] == [
+    assert [e["msg_dict"]["status_code"] for e in events_of(trace_events, "end")] == [
         status,
         200,
         308,
@@ -327,7 +335,7 @@ class CountingInput(io.BytesIO):
         return count
 
 
-def test_a_streamed_response_describes_the_body_read_while_streaming(make_app, events):
+def test_a_streamed_response_describes_the_body_read_while_streaming(make_app, trace_events):
     app = make_app("svc", body_limit=LIMIT)
 
     @app.route("/stream", methods=["POST"])
@@ -342,6 +350,19 @@ def test_a_streamed_response_describes_the_body_read_while_streaming(make_app, e
     client = app.test_client()
     with client.post("/stream", data="streamed body", content_type="text/plain") as response:
         assert response.text == "got streamed body"
-    end = events_of(events, "end")[0]["msg_dict"]
+    end = events_of(trace_events, "end")[0]["msg_dict"]
     assert end["response_data"]["_body"] == "streamed"
     assert end["request_data"] == "streamed body"
+
+
+def test_a_streamed_length_counts_bytes_on_the_wire(make_app, trace_events):
+    app = make_app()
+
+    @app.get("/")
+    def text():
+        return Response((chunk for chunk in ("héllo ", "wörld")), mimetype="text/plain")
+
+    with app.test_client().get("/") as response:
+        wire = response.get_data()
+
+    assert events_of(trace_events, "end")[0]["msg_dict"]["response_data"]["length"] == len(wire)

@@ -64,10 +64,10 @@ def traced_app(make_app):
 
 
 @pytest.mark.parametrize("path", ["/", "/missing", "/no/such/route", "/boom"])
-def test_every_response_echoes_the_trace_id(traced_app, events, path):
+def test_every_response_echoes_the_trace_id(traced_app, trace_events, path):
     response = traced_app().test_client().get(path)
     assert HEX32.fullmatch(response.headers["traceid"])
-    assert response.headers["traceid"] == events[0]["traceid"]
+    assert response.headers["traceid"] == trace_events[0]["traceid"]
 
 
 @pytest.mark.parametrize("header", ["X-Request-ID", "X-Correlation-ID"])
@@ -104,10 +104,10 @@ def test_echoed_header_name_is_configurable(traced_app):
     assert "traceid" not in response.headers
 
 
-def test_echo_is_turned_off_with_none(traced_app, events):
+def test_echo_is_turned_off_with_none(traced_app, trace_events):
     response = traced_app(response_header=None).test_client().get("/")
     assert "traceid" not in response.headers
-    assert [e["event_des"] for e in events] == ["start", "end"]
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
 
 
 def test_cors_response_exposes_the_echoed_header(traced_app):
@@ -129,53 +129,53 @@ def test_no_expose_header_without_cors(traced_app):
 
 @pytest.mark.parametrize("excluded", ["/health", "/health/"])
 @pytest.mark.parametrize("path", ["/health", "/health/live", "/health/a/b"])
-def test_excluded_paths_write_no_events(traced_app, events, excluded, path):
+def test_excluded_paths_write_no_events(traced_app, trace_events, excluded, path):
     app = traced_app(exclude_paths=[excluded])
     response = app.test_client().get(path)
     assert response.text == "up"
-    assert events == []
+    assert trace_events == []
 
 
 @pytest.mark.parametrize("path", ["/", "/healthcare", "/health-check"])
-def test_an_excluded_path_matches_whole_segments_only(traced_app, events, path):
+def test_an_excluded_path_matches_whole_segments_only(traced_app, trace_events, path):
     """``/health`` excludes ``/health`` and what is under it, not ``/healthcare``."""
     traced_app(exclude_paths=["/health"]).test_client().get(path)
-    assert [e["event_des"] for e in events] == ["start", "end"]
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
 
 
-def test_excluding_the_root_excludes_every_path(traced_app, events):
+def test_excluding_the_root_excludes_every_path(traced_app, trace_events):
     client = traced_app(exclude_paths=["/"]).test_client()
     for path in ("/", "/healthcare", "/no/such/route"):
         client.get(path)
-    assert events == []
+    assert trace_events == []
 
 
 # --- where settings come from ------------------------------------------------------------
 
 
-def test_app_config_keys_name_the_same_settings_as_options(events):
+def test_app_config_keys_name_the_same_settings_as_options(trace_events):
     app = Flask("svc")
     app.config.update(TRACE_SERVICE="from-config", TRACE_RESPONSE_HEADER="X-Config-Id")
     Tracing(app)
     add_routes(app)
     response = app.test_client().get("/")
     assert "X-Config-Id" in response.headers
-    assert events[0]["service"] == "from-config"
+    assert trace_events[0]["service"] == "from-config"
 
 
-def test_options_win_over_app_config(events):
+def test_options_win_over_app_config(trace_events):
     app = Flask("svc")
     app.config.update(TRACE_SERVICE="from-config", TRACE_RESPONSE_HEADER="X-Config-Id")
     Tracing(app, service="from-option")
     add_routes(app)
     response = app.test_client().get("/")
-    assert events[0]["service"] == "from-option"
+    assert trace_events[0]["service"] == "from-option"
     assert "X-Config-Id" in response.headers
 
 
-def test_service_defaults_to_the_app_name(traced_app, events):
+def test_service_defaults_to_the_app_name(traced_app, trace_events):
     traced_app().test_client().get("/")
-    assert events[0]["service"] == "svc"
+    assert trace_events[0]["service"] == "svc"
 
 
 def test_unknown_option_is_a_type_error_naming_it():
@@ -239,16 +239,16 @@ def test_bad_setting_is_refused_at_init_app_naming_it(option, value):
         Tracing().init_app(app)
 
 
-def test_a_refused_setting_leaves_the_app_untraced_and_fixable(events):
+def test_a_refused_setting_leaves_the_app_untraced_and_fixable(trace_events):
     app = Flask("svc")
     with pytest.raises(ValueError):
         Tracing(app, body_limit=-1)
     Tracing(app, body_limit=10)
     add_routes(app).test_client().get("/")
-    assert [e["event_des"] for e in events] == ["start", "end"]
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
 
 
-def test_second_init_app_on_the_same_app_raises(events):
+def test_second_init_app_on_the_same_app_raises(trace_events):
     app = Flask("svc")
     tracing = Tracing(app)
     with pytest.raises(RuntimeError, match="already"):
@@ -256,10 +256,10 @@ def test_second_init_app_on_the_same_app_raises(events):
     with pytest.raises(RuntimeError, match="already"):
         Tracing(app)
     add_routes(app).test_client().get("/")
-    assert [e["event_des"] for e in events] == ["start", "end"], "hooks registered once"
+    assert [e["event_des"] for e in trace_events] == ["start", "end"], "hooks registered once"
 
 
-def test_one_instance_serves_two_apps_with_their_own_settings(events):
+def test_one_instance_serves_two_apps_with_their_own_settings(trace_events):
     tracing = Tracing(response_header="X-Id")
     first, second = Flask("first"), Flask("second")
     second.config["TRACE_SERVICE"] = "billing"
@@ -269,19 +269,19 @@ def test_one_instance_serves_two_apps_with_their_own_settings(events):
         add_routes(app)
     assert "X-Id" in first.test_client().get("/").headers
     assert "X-Id" not in second.test_client().get("/").headers
-    assert [e["service"] for e in events] == ["first", "first"]
+    assert [e["service"] for e in trace_events] == ["first", "first"]
 
 
-def test_register_handler_is_the_seeds_name_for_tracing(events):
-    app = add_routes(Flask("seed"))
+def test_register_handler_is_the_recipes_name_for_tracing(trace_events):
+    app = add_routes(Flask("legacy"))
     assert isinstance(register_handler(app), Tracing)
-    response = app.test_client().get("/", headers={"traceid": "seed-1"})
-    assert response.headers["traceid"] == "seed-1"
-    assert [e["traceid"] for e in events] == ["seed-1", "seed-1"]
+    response = app.test_client().get("/", headers={"traceid": "legacy-1"})
+    assert response.headers["traceid"] == "legacy-1"
+    assert [e["traceid"] for e in trace_events] == ["legacy-1", "legacy-1"]
 
 
-def test_register_handler_takes_options(events):
-    app = add_routes(Flask("seed"))
+def test_register_handler_takes_options(trace_events):
+    app = add_routes(Flask("legacy"))
     register_handler(app, service="gateway")
     app.test_client().get("/")
-    assert events_of(events, "start")[0]["service"] == "gateway"
+    assert events_of(trace_events, "start")[0]["service"] == "gateway"

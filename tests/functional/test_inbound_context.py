@@ -51,11 +51,11 @@ def app(make_app) -> Flask:
     return app
 
 
-def test_inside_a_request_the_trace_is_active_and_g_mirrors_it(app, events):
+def test_inside_a_request_the_trace_is_active_and_g_mirrors_it(app, trace_events):
     response = app.test_client().get("/", headers={"traceid": "abc-1"})
     assert response.json == {
         "trace_id": "abc-1",
-        "span_id": events[0]["span_id"],
+        "span_id": trace_events[0]["span_id"],
         "current_traceid": "abc-1",
         "g": "abc-1",
     }
@@ -102,16 +102,16 @@ def test_nested_request_contexts_restore_the_outer_trace(app, make_app):
     assert response.json == {"inner": "inner-id", "outer_after": "outer-id"}
 
 
-def test_bind_carries_the_request_trace_into_an_executor(app, events):
+def test_bind_carries_the_request_trace_into_an_executor(app, trace_events):
     response = app.test_client().get("/pool")
     assert response.json == {"unbound": None}
-    start, bound, end = events
+    start, bound, end = trace_events
     assert [start["event_des"], bound["event_des"], end["event_des"]] == ["start", "bound", "end"]
     assert (bound["traceid"], bound["span_id"]) == (start["traceid"], start["span_id"])
-    assert [e["trace_index"] for e in events] == [1, 2, 3]
+    assert [e["trace_index"] for e in trace_events] == [1, 2, 3]
 
 
-def test_apps_own_hooks_run_inside_the_trace(make_app, events):
+def test_apps_own_hooks_run_inside_the_trace(make_app, trace_events):
     app = make_app("svc")
     seen = {}
 
@@ -131,7 +131,7 @@ def test_apps_own_hooks_run_inside_the_trace(make_app, events):
     assert seen == {"before": "hooks-1", "teardown": "hooks-1"}
 
 
-def test_real_server_keeps_concurrent_requests_apart(make_app, events):
+def test_real_server_keeps_concurrent_requests_apart(make_app, trace_events):
     """Two requests inside the view at once, on a threaded server: two ids, never mixed."""
     app = make_app("svc")
     barrier = threading.Barrier(2, timeout=5)
@@ -154,7 +154,7 @@ def test_real_server_keeps_concurrent_requests_apart(make_app, events):
         assert response.json() == {"name": name, "traceid": trace_id, "g": trace_id}
 
     by_trace = defaultdict(list)
-    for event in events:
+    for event in trace_events:
         by_trace[event["traceid"]].append(event)
     assert set(by_trace) == set(ids)
     for name, trace_id in zip("ab", ids):
@@ -174,7 +174,7 @@ def test_real_server_keeps_concurrent_requests_apart(make_app, events):
     "worker_ends", ["before-the-response", "after-the-response", "in-the-serving-thread"]
 )
 def test_a_copied_request_context_in_a_thread_leaves_the_trace_to_its_request(
-    make_app, events, worker_ends
+    make_app, trace_events, worker_ends
 ):
     """``copy_current_request_context``: the copy's teardown, in a worker thread or in the
     serving thread, is not the end of the request; only the context that opened the
@@ -213,5 +213,5 @@ def test_a_copied_request_context_in_a_thread_leaves_the_trace_to_its_request(
     assert response.status_code == 201
     assert response.headers["traceid"] == "order-7"
     assert after_request is None
-    assert [e["event_des"] for e in events] == ["start", "end"]
-    assert events_of(events, "end")[0]["msg_dict"]["status_code"] == 201
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
+    assert events_of(trace_events, "end")[0]["msg_dict"]["status_code"] == 201

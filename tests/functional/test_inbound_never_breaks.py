@@ -17,7 +17,7 @@ def _explode(*args: object, **kwargs: object) -> dict[str, object]:
 
 @pytest.mark.parametrize("builder", ["start_message", "end_message"])
 def test_a_failing_message_builder_leaves_the_response_alone(
-    make_app, events, monkeypatch, caplog, builder
+    make_app, trace_events, monkeypatch, caplog, builder
 ):
     app = make_app()
     app.route("/")(lambda: "fine")
@@ -27,13 +27,13 @@ def test_a_failing_message_builder_leaves_the_response_alone(
         response = app.test_client().get("/")
 
     assert (response.status_code, response.text) == (200, "fine")
-    assert [e["event_des"] for e in events] == ["start", "end"]
-    failed = events[0] if builder == "start_message" else events[1]
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
+    failed = trace_events[0] if builder == "start_message" else trace_events[1]
     assert failed["msg_dict"]["capture_error"]["type"] == "RuntimeError"
     assert any(r.name == "traced_http.internal" and r.exc_info for r in caplog.records)
 
 
-def test_a_body_nested_too_deep_costs_only_its_own_capture(make_app, events):
+def test_a_body_nested_too_deep_costs_only_its_own_capture(make_app, trace_events):
     app = make_app()
     app.route("/", methods=["POST"])(lambda: (request.get_data(), "fine")[1])
     body = "[" * 1000 + "]" * 1000  # 2 KB, within the capture limit
@@ -43,20 +43,20 @@ def test_a_body_nested_too_deep_costs_only_its_own_capture(make_app, events):
     )
 
     assert (response.status_code, response.text) == (200, "fine")
-    start = events[0]["msg_dict"]
+    start = trace_events[0]["msg_dict"]
     assert start["url"] == "http://localhost/?q=1"
     assert start["path"] == "/"
     assert start["ip"] == "10.0.0.9"
     assert start["headers"]["Content-Type"] == "application/json"
     assert "capture_error" not in start
-    end = events[1]["msg_dict"]
+    end = trace_events[1]["msg_dict"]
     assert end["request_data"]["_body"] == "too_deep"
     assert "capture_error" not in end
 
 
 @pytest.mark.parametrize("part", ["request_url", "request_headers", "request_data"])
 def test_a_failing_part_of_the_start_event_costs_only_that_part(
-    make_app, events, monkeypatch, part
+    make_app, trace_events, monkeypatch, part
 ):
     app = make_app()
     app.route("/")(lambda: "fine")
@@ -65,7 +65,7 @@ def test_a_failing_part_of_the_start_event_costs_only_that_part(
     response = app.test_client().get("/?q=1", headers={"Accept": "text/plain"})
 
     assert (response.status_code, response.text) == (200, "fine")
-    start = events[0]["msg_dict"]
+    start = trace_events[0]["msg_dict"]
     assert start["capture_error"]["type"] == "RuntimeError"
     failed = {"request_url": "url", "request_headers": "headers", "request_data": "request_data"}
     assert start[failed[part]] is None

@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 import pytest
 import requests
-import responses
 from flask import Flask, Response, redirect, request
 
 import traced_http as traced
@@ -42,16 +41,12 @@ CLIENTS: dict[str, Callable[..., Any]] = {
 }
 
 
-@pytest.fixture
-def rsps() -> Iterator[Any]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 @pytest.mark.parametrize("status", [200, 201, 404, 500, 503])
-def test_call_event_records_the_exchange_inside_a_flask_request(rsps, events, make_app, status):
+def test_call_event_records_the_exchange_inside_a_flask_request(
+    traced_responses, trace_events, make_app, status
+):
     url = "http://alice:pw-secret-value@api.example/items?token=tok-secret-value&q=1"
-    rsps.add(
+    traced_responses.add(
         "POST",
         url,
         status=status,
@@ -73,13 +68,13 @@ def test_call_event_records_the_exchange_inside_a_flask_request(rsps, events, ma
     assert app.test_client().get("/").text == str(status)
     after = time.time()
 
-    start, call, _end = events
-    assert [e["event_des"] for e in events] == ["start", "call", "end"]
-    assert [e["trace_index"] for e in events] == [1, 2, 3]
+    start, call, _end = trace_events
+    assert [e["event_des"] for e in trace_events] == ["start", "call", "end"]
+    assert [e["trace_index"] for e in trace_events] == [1, 2, 3]
     assert call["traceid"] == start["traceid"]
     assert call["parent_id"] == start["span_id"]
     assert call["span_id"] != start["span_id"]
-    sent = rsps.calls[0].request.headers["traceparent"]
+    sent = traced_responses.calls[0].request.headers["traceparent"]
     assert sent == f"00-{start['traceid']}-{call['span_id']}-01"
     msg = call["msg_dict"]
     assert msg["method"] == "POST"
@@ -88,10 +83,10 @@ def test_call_event_records_the_exchange_inside_a_flask_request(rsps, events, ma
     assert before <= msg["start_time"] <= after
     assert 0 <= msg["cost_time"] <= after - before
     assert msg["request_size"] == len(request_body)
-    assert msg["response_size"] == len(rsps.calls[0].response.content)
+    assert msg["response_size"] == len(traced_responses.calls[0].response.content)
     assert msg["response_data"] == {"id": 7, "access_token": "[REDACTED]"}
     assert "error" not in msg
-    assert "secret-value" not in json.dumps(events)
+    assert "secret-value" not in json.dumps(trace_events)
 
 
 @pytest.mark.parametrize(
@@ -127,32 +122,32 @@ def test_call_event_records_the_exchange_inside_a_flask_request(rsps, events, ma
     ids=["text", "form", "truncated", "binary", "not-utf8", "invalid-json"],
 )
 def test_response_body_is_captured_under_the_body_rules(
-    rsps, events, options, body, content_type, expected
+    traced_responses, trace_events, options, body, content_type, expected
 ):
-    rsps.add("GET", "http://api.example/b", body=body, content_type=content_type)
+    traced_responses.add("GET", "http://api.example/b", body=body, content_type=content_type)
 
     response = traced.TracedSession(**options).get("http://api.example/b")
 
     assert response.content == body
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert call["msg_dict"]["response_data"] == expected
     assert call["msg_dict"]["response_size"] == len(body)
 
 
-def test_capture_bodies_off_records_no_response_data(rsps, events):
-    rsps.add("GET", "http://api.example/b", json={"a": 1})
+def test_capture_bodies_off_records_no_response_data(traced_responses, trace_events):
+    traced_responses.add("GET", "http://api.example/b", json={"a": 1})
 
     traced.TracedSession(capture_bodies=False).get("http://api.example/b")
 
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert "response_data" not in call["msg_dict"]
     assert call["msg_dict"]["status_code"] == 200
 
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
-def test_streamed_response_is_not_consumed(rsps, events, client_name):
+def test_streamed_response_is_not_consumed(traced_responses, trace_events, client_name):
     body = b'{"rows": [1, 2, 3]}'
-    rsps.add(
+    traced_responses.add(
         "GET",
         "http://api.example/stream",
         body=body,
@@ -162,7 +157,7 @@ def test_streamed_response_is_not_consumed(rsps, events, client_name):
 
     response = CLIENTS[client_name]().get("http://api.example/stream", stream=True)
 
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert call["msg_dict"]["response_data"] == {"_body": "streamed"}
     assert call["msg_dict"]["status_code"] == 200
     assert call["msg_dict"]["response_size"] == len(body)
@@ -184,21 +179,21 @@ MOCKED_FAILURES = {
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 @pytest.mark.parametrize("failure", list(MOCKED_FAILURES))
 def test_failure_is_logged_then_the_original_exception_is_raised(
-    rsps, events, client_name, failure
+    traced_responses, trace_events, client_name, failure
 ):
     exc = MOCKED_FAILURES[failure]()
-    rsps.add("GET", "https://nowhere.invalid/x", body=exc)
+    traced_responses.add("GET", "https://nowhere.invalid/x", body=exc)
 
     with pytest.raises(type(exc)) as raised, traced.trace("job", traceid=TRACE_ID) as ctx:
         CLIENTS[client_name]().get("https://nowhere.invalid/x")
 
     assert raised.value is exc
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert call["parent_id"] == ctx.span_id
     assert call["msg_dict"]["error"] == {"type": type(exc).__name__, "message": str(exc)}
     assert call["msg_dict"]["url"] == "https://nowhere.invalid/x"
     assert "status_code" not in call["msg_dict"]
-    (end,) = events_of(events, "end")
+    (end,) = events_of(trace_events, "end")
     assert end["msg_dict"]["error"]["type"] == type(exc).__name__
 
 
@@ -220,34 +215,36 @@ def silent_server() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
-def test_connection_refused_is_logged_and_raised(events, closed_port, client_name):
+def test_connection_refused_is_logged_and_raised(trace_events, closed_port, client_name):
     url = f"http://127.0.0.1:{closed_port}/x"
 
     with pytest.raises(requests.exceptions.ConnectionError) as raised:
         CLIENTS[client_name]().get(url, timeout=5)
 
     assert type(raised.value) is requests.exceptions.ConnectionError
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert call["msg_dict"]["error"]["type"] == "ConnectionError"
     assert call["msg_dict"]["url"] == url
     assert call["parent_id"] is None
 
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
-def test_read_timeout_is_logged_and_raised(events, silent_server, client_name):
+def test_read_timeout_is_logged_and_raised(trace_events, silent_server, client_name):
     with pytest.raises(requests.exceptions.ReadTimeout) as raised:
         CLIENTS[client_name]().get(silent_server, timeout=(2, 0.2))
 
     assert type(raised.value) is requests.exceptions.ReadTimeout
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert call["msg_dict"]["error"]["type"] == "ReadTimeout"
     assert 0.2 <= call["msg_dict"]["cost_time"] < 2
 
 
 @pytest.mark.parametrize("client_name", ["traced.get", "TracedSession"])
-def test_redirect_loop_logs_every_hop_then_too_many_redirects(rsps, events, client_name):
-    rsps.add("GET", "http://loop.example/a", status=302, headers={"Location": "/b"})
-    rsps.add("GET", "http://loop.example/b", status=302, headers={"Location": "/a"})
+def test_redirect_loop_logs_every_hop_then_too_many_redirects(
+    traced_responses, trace_events, client_name
+):
+    traced_responses.add("GET", "http://loop.example/a", status=302, headers={"Location": "/b"})
+    traced_responses.add("GET", "http://loop.example/b", status=302, headers={"Location": "/a"})
     client = CLIENTS[client_name]()
     limit = 4
     if client is traced:
@@ -259,7 +256,7 @@ def test_redirect_loop_logs_every_hop_then_too_many_redirects(rsps, events, clie
     with pytest.raises(requests.TooManyRedirects), traced.trace("job", traceid=TRACE_ID) as ctx:
         client.get("http://loop.example/a")
 
-    calls = events_of(events, "call")
+    calls = events_of(trace_events, "call")
     hops, failure = calls[:-1], calls[-1]
     assert len(hops) == limit + 1
     assert {e["msg_dict"]["status_code"] for e in hops} == {302}
@@ -276,19 +273,19 @@ def test_redirect_loop_logs_every_hop_then_too_many_redirects(rsps, events, clie
     reason="a plain requests.Session raises TooManyRedirects in Session.resolve_redirects, "
     "which a mounted TracingAdapter never sees: only the hops are logged",
 )
-def test_redirect_loop_on_an_sdk_session_logs_the_failure(rsps, events):
-    rsps.add("GET", "http://loop.example/a", status=302, headers={"Location": "/a"})
+def test_redirect_loop_on_an_sdk_session_logs_the_failure(traced_responses, trace_events):
+    traced_responses.add("GET", "http://loop.example/a", status=302, headers={"Location": "/a"})
     client = _adapter_session()
     client.max_redirects = 2
 
     with pytest.raises(requests.TooManyRedirects), traced.trace("job"):
         client.get("http://loop.example/a")
 
-    errors = [e for e in events_of(events, "call") if "error" in e["msg_dict"]]
+    errors = [e for e in events_of(trace_events, "call") if "error" in e["msg_dict"]]
     assert [e["msg_dict"]["error"]["type"] for e in errors] == ["TooManyRedirects"]
 
 
-def test_secret_query_fields_are_redacted_in_error_messages_too(events, closed_port):
+def test_secret_query_fields_are_redacted_in_error_messages_too(trace_events, closed_port):
     # requests' message repeats the path and query: "... Max retries exceeded with url: /x?..."
     url = f"http://127.0.0.1:{closed_port}/x?access_token=tok-secret-value&q=1"
 
@@ -296,9 +293,9 @@ def test_secret_query_fields_are_redacted_in_error_messages_too(events, closed_p
         traced.get(url, timeout=5)
 
     assert "tok-secret-value" in str(raised.value)
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert "access_token=[REDACTED]&q=1" in call["msg_dict"]["error"]["message"]
-    assert "tok-secret-value" not in json.dumps(events)
+    assert "tok-secret-value" not in json.dumps(trace_events)
 
 
 @pytest.fixture(scope="module")
@@ -328,18 +325,18 @@ def downstream() -> Iterator[str]:
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 def test_deeply_nested_json_response_is_returned_as_requests_returns_it(
-    events, downstream, client_name
+    trace_events, downstream, client_name
 ):
     expected = requests.get(f"{downstream}/deep")
 
     response = CLIENTS[client_name]().get(f"{downstream}/deep")
 
     assert (response.status_code, response.content) == (200, expected.content)
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert call["msg_dict"]["response_data"]["_body"] == "too_deep"
 
 
-def test_echoed_request_credentials_in_a_response_body_are_redacted(events, downstream):
+def test_echoed_request_credentials_in_a_response_body_are_redacted(trace_events, downstream):
     credentials = {
         "Authorization": f"Bearer {SECRET}",
         "Proxy-Authorization": f"Basic {SECRET}",
@@ -350,19 +347,19 @@ def test_echoed_request_credentials_in_a_response_body_are_redacted(events, down
     response = traced.get(f"{downstream}/echo", headers=credentials)
 
     assert response.json()["headers"]["Authorization"] == f"Bearer {SECRET}"
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     logged = call["msg_dict"]["response_data"]["headers"]
     assert {name: logged[name] for name in credentials} == dict.fromkeys(credentials, REDACTED)
-    assert SECRET not in json.dumps(events)
+    assert SECRET not in json.dumps(trace_events)
 
 
-def test_a_token_in_a_redirect_fragment_is_redacted_in_every_hop(events, downstream):
+def test_a_token_in_a_redirect_fragment_is_redacted_in_every_hop(trace_events, downstream):
     response = traced.get(f"{downstream}/login")
 
     assert response.text == "ok"
-    urls = [call["msg_dict"]["url"] for call in events_of(events, "call")]
+    urls = [call["msg_dict"]["url"] for call in events_of(trace_events, "call")]
     assert urls == [f"{downstream}/login", f"{downstream}/cb#access_token={REDACTED}&state=s"]
-    assert SECRET not in json.dumps(events)
+    assert SECRET not in json.dumps(trace_events)
 
 
 @pytest.fixture
@@ -393,7 +390,7 @@ def odd_length_server() -> Iterator[str]:
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 def test_a_non_ascii_content_length_on_a_stream_is_not_an_error(
-    events, odd_length_server, client_name
+    trace_events, odd_length_server, client_name
 ):
     expected = requests.get(odd_length_server, stream=True)
     expected.close()
@@ -402,5 +399,5 @@ def test_a_non_ascii_content_length_on_a_stream_is_not_an_error(
     response.close()
 
     assert response.status_code == expected.status_code == 200
-    (call,) = events_of(events, "call")
+    (call,) = events_of(trace_events, "call")
     assert call["msg_dict"]["response_size"] is None

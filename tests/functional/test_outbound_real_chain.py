@@ -37,18 +37,18 @@ def chain(make_app: Callable[..., Any]) -> Iterator[str]:
             yield url_a
 
 
-def test_untraced_client_one_trace_through_a_and_b(chain, events):
+def test_untraced_client_one_trace_through_a_and_b(chain, trace_events):
     response = requests.get(chain + "/order", timeout=10)
 
     assert response.status_code == 200
-    trace_id = assert_single_trace(events)
+    trace_id = assert_single_trace(trace_events)
     assert response.headers["traceid"] == trace_id
     assert response.json()["billing"] == {"charged": 12, "seen": trace_id}
-    (start_a,) = events_of(events, "start", service="orders")
-    (call_a,) = events_of(events, "call", service="orders")
-    (end_a,) = events_of(events, "end", service="orders")
-    (start_b,) = events_of(events, "start", service="billing")
-    (end_b,) = events_of(events, "end", service="billing")
+    (start_a,) = events_of(trace_events, "start", service="orders")
+    (call_a,) = events_of(trace_events, "call", service="orders")
+    (end_a,) = events_of(trace_events, "end", service="orders")
+    (start_b,) = events_of(trace_events, "start", service="billing")
+    (end_b,) = events_of(trace_events, "end", service="billing")
     assert start_a["parent_id"] is None
     assert start_a["msg_dict"]["id_source"] == "generated"
     assert call_a["parent_id"] == start_a["span_id"]
@@ -63,14 +63,14 @@ def test_untraced_client_one_trace_through_a_and_b(chain, events):
     assert [e["trace_index"] for e in (start_b, end_b)] == [1, 2]
 
 
-def test_traced_client_outside_any_trace_is_the_root_of_the_chain(chain, events):
+def test_traced_client_outside_any_trace_is_the_root_of_the_chain(chain, trace_events):
     traced.get(chain + "/order")
 
-    assert_single_trace(events)
-    (root,) = [e for e in events_of(events, "call") if e["service"] == "python"]
-    (start_a,) = events_of(events, "start", service="orders")
-    (call_a,) = events_of(events, "call", service="orders")
-    (start_b,) = events_of(events, "start", service="billing")
+    assert_single_trace(trace_events)
+    (root,) = [e for e in events_of(trace_events, "call") if e["service"] == "python"]
+    (start_a,) = events_of(trace_events, "start", service="orders")
+    (call_a,) = events_of(trace_events, "call", service="orders")
+    (start_b,) = events_of(trace_events, "start", service="billing")
     assert root["parent_id"] is None
     assert root["trace_index"] == 1
     assert start_a["parent_id"] == root["span_id"]

@@ -52,14 +52,14 @@ def chain(make_app: Callable[..., Any]) -> Iterator[tuple[str, list[str]]]:
 @pytest.mark.parametrize(
     "plain", ["req-391", "3ce6bd8a-338c-4c3d-82fc-158db314277b"], ids=["short", "dashed-uuid"]
 )
-def test_a_chain_from_x_request_id_is_one_connected_tree(chain, events, plain):
+def test_a_chain_from_x_request_id_is_one_connected_tree(chain, trace_events, plain):
     url, _ = chain
 
     response = requests.get(url, headers={"X-Request-ID": plain}, timeout=10)
 
     assert response.status_code == 200
-    assert assert_single_trace(events) == plain
-    (root,) = build_tree(events)
+    assert assert_single_trace(trace_events) == plain
+    (root,) = build_tree(trace_events)
     assert [(node.span.service, depth) for node, depth in root.walk()] == [
         ("gateway", 0),
         ("gateway", 1),  # the gateway's call span
@@ -68,10 +68,10 @@ def test_a_chain_from_x_request_id_is_one_connected_tree(chain, events, plain):
         ("billing", 4),
         ("billing", 5),  # billing's call to the W3C-only ledger
     ]
-    (start,) = events_of(events, "start", service="gateway")
+    (start,) = events_of(trace_events, "start", service="gateway")
     assert start["msg_dict"]["id_source"] == "x-request-id"
     for name in SERVICES[1:]:
-        (start,) = events_of(events, "start", service=name)
+        (start,) = events_of(trace_events, "start", service=name)
         assert start["msg_dict"]["id_source"] == "traceid"
 
 

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Optional
 
 import pytest
-import responses
 
 import traced_http as traced
 from traced_http.testing import events_of
@@ -16,10 +14,10 @@ URL = "http://api.example/x"
 
 
 @pytest.fixture
-def rsps() -> Iterator[Any]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add("GET", URL, body="ok")
-        yield mock
+def rsps(traced_responses: Any) -> Any:
+    """The kit's ``traced_responses``, with this module's routes."""
+    traced_responses.add("GET", URL, body="ok")
+    return traced_responses
 
 
 @pytest.fixture(params=[None, "orders-env"], ids=["no-env", "OTEL_SERVICE_NAME"])
@@ -36,53 +34,56 @@ def services(events: list[dict[str, Any]]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("session_service", [None, "billing-worker"])
-def test_a_call_outside_any_trace(rsps, events, otel_name, session_service):
+def test_a_call_outside_any_trace(rsps, trace_events, otel_name, session_service):
     session = traced.TracedSession(**({"service": session_service} if session_service else {}))
 
     session.get(URL)
 
-    assert services(events) == {"call": session_service or otel_name or "python"}
+    assert services(trace_events) == {"call": session_service or otel_name or "python"}
 
 
 @pytest.mark.parametrize("session_service", [None, "billing-worker"])
-def test_in_a_trace_block_that_names_no_service(rsps, events, otel_name, session_service):
+def test_in_a_trace_block_that_names_no_service(rsps, trace_events, otel_name, session_service):
     session = traced.TracedSession(**({"service": session_service} if session_service else {}))
 
     with traced.trace("job"):
         session.get(URL)
 
     default = otel_name or "python"
-    assert services(events) == {
+    assert services(trace_events) == {
         "start": default,
         "call": session_service or default,
         "end": default,
     }
 
 
-def test_a_trace_block_that_names_its_service_wins_over_the_session(rsps, events, otel_name):
+def test_a_trace_block_that_names_its_service_wins_over_the_session(rsps, trace_events, otel_name):
     with traced.trace("job", service="nightly"):
         traced.TracedSession(service="billing-worker").get(URL)
 
-    assert services(events) == {"start": "nightly", "call": "nightly", "end": "nightly"}
+    assert services(trace_events) == {"start": "nightly", "call": "nightly", "end": "nightly"}
 
 
-def test_inside_a_request_the_app_names_every_event(rsps, events, otel_name, make_app):
+def test_inside_a_request_the_app_names_every_event(rsps, trace_events, otel_name, make_app):
     app = make_app("orders")
     app.add_url_rule("/", "view", lambda: traced.TracedSession(service="worker").get(URL).text)
 
     app.test_client().get("/")
 
-    assert services(events) == {"start": "orders", "call": "orders", "end": "orders"}
+    assert services(trace_events) == {"start": "orders", "call": "orders", "end": "orders"}
 
 
-def test_retry_events_name_the_same_service_as_their_call(events, otel_name):
-    with responses.RequestsMock() as mock:
-        mock.add("GET", URL, status=503)
-        mock.add("GET", URL, body="ok")
-        session = traced.TracedSession(service="billing-worker", retries=1)
-        with traced.trace("job"):
-            session.get(URL)
+def test_retry_events_name_the_same_service_as_their_call(
+    traced_responses, trace_events, otel_name
+):
+    traced_responses.add("GET", URL, status=503)
+    traced_responses.add("GET", URL, body="ok")
+    session = traced.TracedSession(service="billing-worker", retries=1)
+    with traced.trace("job"):
+        session.get(URL)
 
-    assert {e["service"] for e in events_of(events, "retry") + events_of(events, "call")} == {
-        "billing-worker"
-    }
+    assert len(traced_responses.calls) == 2  # the 503, then its retry
+
+    assert {
+        e["service"] for e in events_of(trace_events, "retry") + events_of(trace_events, "call")
+    } == {"billing-worker"}

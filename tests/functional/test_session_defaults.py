@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-import responses
 from flask import Flask, jsonify, make_response, request
 
 import traced_http as traced
@@ -21,11 +20,11 @@ URL = "http://api.example/x"
 
 
 @pytest.fixture
-def rsps() -> Iterator[Any]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add("GET", URL, body="ok")
-        mock.add("GET", "http://api.example/moved", status=302, headers={"Location": URL})
-        yield mock
+def rsps(traced_responses: Any) -> Any:
+    """The kit's ``traced_responses``, with this module's routes."""
+    traced_responses.add("GET", URL, body="ok")
+    traced_responses.add("GET", "http://api.example/moved", status=302, headers={"Location": URL})
+    return traced_responses
 
 
 def _reached_adapter(rsps: Any, key: str) -> list[Any]:
@@ -313,12 +312,12 @@ def test_environment_settings_match_requests(clean_env, env):
         ) == theirs.merge_environment_settings(url, dict(proxies or {}), None, verify, None)
 
 
-def test_traced_head_does_not_follow_redirects_unless_asked(rsps, events):
+def test_traced_head_does_not_follow_redirects_unless_asked(rsps, trace_events):
     rsps.add("HEAD", "http://api.example/moved", status=302, headers={"Location": URL})
     rsps.add("HEAD", URL)
 
     assert traced.head("http://api.example/moved").status_code == 302
     assert traced.head("http://api.example/moved", allow_redirects=True).status_code == 200
 
-    statuses = [e["msg_dict"]["status_code"] for e in events if e["event_des"] == "call"]
+    statuses = [e["msg_dict"]["status_code"] for e in trace_events if e["event_des"] == "call"]
     assert statuses == [302, 302, 200]

@@ -11,7 +11,6 @@ from typing import Any, Callable, Optional
 
 import pytest
 import requests
-import responses
 from flask import Flask, jsonify, request
 
 import traced_http as traced
@@ -37,24 +36,26 @@ CLIENTS: dict[str, Callable[[], Any]] = {
 
 
 @pytest.fixture
-def rsps() -> Iterator[Any]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add("GET", URL, json={"ok": True})
-        mock.add("GET", "http://api.example/moved", status=302, headers={"Location": URL})
-        yield mock
+def rsps(traced_responses: Any) -> Any:
+    """The kit's ``traced_responses``, with this module's routes."""
+    traced_responses.add("GET", URL, json={"ok": True})
+    traced_responses.add("GET", "http://api.example/moved", status=302, headers={"Location": URL})
+    return traced_responses
 
 
 # --- a call outside any trace ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
-def test_a_call_outside_any_trace_is_a_root_with_a_fresh_id_each_time(rsps, events, client_name):
+def test_a_call_outside_any_trace_is_a_root_with_a_fresh_id_each_time(
+    rsps, trace_events, client_name
+):
     client = CLIENTS[client_name]()
 
     client.get(URL)
     client.get(URL)
 
-    calls = events_of(events, "call")
+    calls = events_of(trace_events, "call")
     assert len(calls) == 2
     for call, sent in zip(calls, rsps.calls):
         assert call["parent_id"] is None
@@ -81,10 +82,10 @@ def test_a_call_outside_any_trace_is_a_root_with_a_fresh_id_each_time(rsps, even
         ),
     ],
 )
-def test_a_redirected_call_outside_any_trace_is_one_trace(rsps, events, client_name):
+def test_a_redirected_call_outside_any_trace_is_one_trace(rsps, trace_events, client_name):
     CLIENTS[client_name]().get("http://api.example/moved")
 
-    first, second = events_of(events, "call")
+    first, second = events_of(trace_events, "call")
     assert first["parent_id"] is None
     assert first["trace_index"] == 1
     assert second["traceid"] == first["traceid"]
@@ -98,7 +99,7 @@ def test_a_redirected_call_outside_any_trace_is_one_trace(rsps, events, client_n
 # --- traced.trace() -------------------------------------------------------------------
 
 
-def test_trace_block_writes_start_and_end_and_calls_inside_are_children(rsps, events):
+def test_trace_block_writes_start_and_end_and_calls_inside_are_children(rsps, trace_events):
     with traced.trace("nightly-export") as ctx:
         assert traced.current_trace() is ctx
         assert traced.current_traceid() == ctx.trace_id
@@ -106,10 +107,10 @@ def test_trace_block_writes_start_and_end_and_calls_inside_are_children(rsps, ev
         traced.TracedSession().get(URL)
 
     assert traced.current_trace() is None
-    assert [e["event_des"] for e in events] == ["start", "call", "call", "end"]
-    assert [e["trace_index"] for e in events] == [1, 2, 3, 4]
-    assert {e["traceid"] for e in events} == {ctx.trace_id}
-    start, call1, call2, end = events
+    assert [e["event_des"] for e in trace_events] == ["start", "call", "call", "end"]
+    assert [e["trace_index"] for e in trace_events] == [1, 2, 3, 4]
+    assert {e["traceid"] for e in trace_events} == {ctx.trace_id}
+    start, call1, call2, end = trace_events
     assert start["span_id"] == end["span_id"] == ctx.span_id
     assert start["parent_id"] is None
     assert start["msg_dict"]["name"] == end["msg_dict"]["name"] == "nightly-export"
@@ -129,15 +130,15 @@ def test_trace_block_writes_start_and_end_and_calls_inside_are_children(rsps, ev
     ],
     ids=["plain", "hex", "traceparent"],
 )
-def test_trace_block_continues_a_given_id(rsps, events, given, trace_id, parent_id, source):
+def test_trace_block_continues_a_given_id(rsps, trace_events, given, trace_id, parent_id, source):
     with traced.trace("job", traceid=given) as ctx:
         traced.get(URL)
 
     assert ctx.trace_id == trace_id
-    start = events_of(events, "start")[0]
+    start = events_of(trace_events, "start")[0]
     assert start["parent_id"] == parent_id
     assert start["msg_dict"]["id_source"] == source
-    assert {e["traceid"] for e in events} == {trace_id}
+    assert {e["traceid"] for e in trace_events} == {trace_id}
     headers = rsps.calls[0].request.headers
     assert headers["traceid"] == trace_id
     assert headers["traceparent"].split("-")[1] == w3c_trace_id(trace_id)
@@ -147,25 +148,25 @@ def test_trace_block_continues_a_given_id(rsps, events, given, trace_id, parent_
     "given",
     ["two words", "a,b", "x" * 129, "", "id\r\nX-Injected: 1", "é"],
 )
-def test_trace_block_with_an_invalid_id_gets_a_fresh_one_and_says_so(events, given):
+def test_trace_block_with_an_invalid_id_gets_a_fresh_one_and_says_so(trace_events, given):
     with traced.trace("job", traceid=given) as ctx:
         pass
 
     assert len(ctx.trace_id) == 32
     assert ctx.trace_id != given
-    start = events_of(events, "start")[0]
+    start = events_of(trace_events, "start")[0]
     assert start["msg_dict"]["id_source"] == "generated"
     assert start["msg_dict"]["rejected_headers"] == ["traceid"]
     if given.strip():
-        assert given not in json.dumps(events, ensure_ascii=False)
+        assert given not in json.dumps(trace_events, ensure_ascii=False)
 
 
-def test_exception_in_a_trace_block_ends_it_with_the_error_and_propagates(events):
+def test_exception_in_a_trace_block_ends_it_with_the_error_and_propagates(trace_events):
     with pytest.raises(KeyError, match="missing"), traced.trace("job") as ctx:
         raise KeyError("missing")
 
     assert traced.current_trace() is None
-    end = events_of(events, "end")[0]
+    end = events_of(trace_events, "end")[0]
     assert end["span_id"] == ctx.span_id
     assert end["msg_dict"]["error"] == {"type": "KeyError", "message": "'missing'"}
 
@@ -181,7 +182,7 @@ def test_nested_trace_blocks_restore_the_outer_one():
 
 
 @pytest.mark.parametrize("bound", [True, False], ids=["bind", "no-bind"])
-def test_bind_carries_the_request_trace_into_an_executor(rsps, events, make_app, bound):
+def test_bind_carries_the_request_trace_into_an_executor(rsps, trace_events, make_app, bound):
     app = make_app("gateway")
 
     def work(n: int) -> Optional[str]:
@@ -197,8 +198,8 @@ def test_bind_carries_the_request_trace_into_an_executor(rsps, events, make_app,
 
     seen = app.test_client().get("/").json["seen"]
 
-    (start,) = events_of(events, "start")
-    calls = events_of(events, "call")
+    (start,) = events_of(trace_events, "start")
+    calls = events_of(trace_events, "call")
     assert len(calls) == 2
     if bound:
         assert seen == [start["traceid"]] * 2
@@ -245,7 +246,7 @@ def echo_server() -> Iterator[str]:
         yield url
 
 
-def test_threads_each_in_their_own_trace_send_and_log_only_their_own_id(events, echo_server):
+def test_threads_each_in_their_own_trace_send_and_log_only_their_own_id(trace_events, echo_server):
     barrier = threading.Barrier(THREADS, timeout=20)
     results: dict[int, tuple[str, dict[str, Any]]] = {}
     errors: list[BaseException] = []
@@ -268,8 +269,8 @@ def test_threads_each_in_their_own_trace_send_and_log_only_their_own_id(events, 
     assert errors == []
     assert len(results) == THREADS
     assert len({trace_id for trace_id, _ in results.values()}) == THREADS
-    calls = {e["traceid"]: e for e in events_of(events, "call")}
-    server_starts = {e["traceid"]: e for e in events_of(events, "start", service="echo")}
+    calls = {e["traceid"]: e for e in events_of(trace_events, "call")}
+    server_starts = {e["traceid"]: e for e in events_of(trace_events, "start", service="echo")}
     for n, (trace_id, answer) in results.items():
         assert answer["n"] == str(n)
         call = calls[trace_id]
@@ -278,5 +279,5 @@ def test_threads_each_in_their_own_trace_send_and_log_only_their_own_id(events, 
         assert answer["traceparent"] == f"00-{trace_id}-{call['span_id']}-01"
         assert server_starts[trace_id]["parent_id"] == call["span_id"]
     for trace_id, _ in results.values():
-        mine = [e for e in events if e["traceid"] == trace_id]
+        mine = [e for e in trace_events if e["traceid"] == trace_id]
         assert sorted(e["event_des"] for e in mine) == ["call", "end", "end", "start", "start"]

@@ -35,7 +35,7 @@ def billing_url(make_app: Callable[..., Any]) -> Iterator[str]:
         yield url
 
 
-def test_request_task_and_second_service_form_one_tree(worker, billing_url, make_app, events):
+def test_request_task_and_second_service_form_one_tree(worker, billing_url, make_app, trace_events):
     orders = make_app("orders")
 
     @orders.route("/checkout")
@@ -48,8 +48,8 @@ def test_request_task_and_second_service_form_one_tree(worker, billing_url, make
         assert tasks_app.app.AsyncResult(task_id).get(timeout=RESULT_TIMEOUT) == 200
         worker.wait_event("end", task_id)
 
-    trace_id = assert_single_trace(events)
-    everything = events + worker.events_of_trace(trace_id)
+    trace_id = assert_single_trace(trace_events)
+    everything = trace_events + worker.events_of_trace(trace_id)
     (root,) = build_tree(everything)
     assert root.span.service == "orders"
     (publish,) = root.children
@@ -90,18 +90,18 @@ def test_request_task_and_second_service_form_one_tree(worker, billing_url, make
 
 
 @pytest.mark.parametrize("worker", ["solo"], indirect=True)
-def test_task_sent_outside_any_trace_starts_a_root_trace(worker, events):
+def test_task_sent_outside_any_trace_starts_a_root_trace(worker, trace_events):
     sent = tasks_app.noop.apply_async(queue=worker.queue)
     seen = sent.get(timeout=RESULT_TIMEOUT)
 
     start = worker.wait_event("start", sent.id)
-    assert events_of(events, "publish") == []
+    assert events_of(trace_events, "publish") == []
     assert start["parent_id"] is None
     assert start["traceid"] == seen == sent.id.replace("-", "")
 
 
 @pytest.mark.parametrize("worker", ["solo"], indirect=True)
-def test_retry_attempts_chain_up_with_retry_in(worker, events):
+def test_retry_attempts_chain_up_with_retry_in(worker, trace_events):
     with traced.trace("nightly"):
         sent = tasks_app.flaky.apply_async(queue=worker.queue)
     assert sent.get(timeout=RESULT_TIMEOUT) == 2
@@ -112,7 +112,7 @@ def test_retry_attempts_chain_up_with_retry_in(worker, events):
     assert first["msg_dict"]["retry_in"] == pytest.approx(0.2)
     assert first["msg_dict"]["error"] == {"type": "ConnectionError", "message": "billing is down"}
     assert second["msg_dict"]["state"] == "SUCCESS"
-    (job,) = build_tree(events + worker.events_of_trace(second["traceid"]))
+    (job,) = build_tree(trace_events + worker.events_of_trace(second["traceid"]))
     (publish,) = job.children
     (attempt1,) = publish.children
     (republish,) = attempt1.children
@@ -122,12 +122,12 @@ def test_retry_attempts_chain_up_with_retry_in(worker, events):
 
 
 @pytest.mark.parametrize("worker", ["solo"], indirect=True)
-def test_countdown_shows_in_publish_and_start(worker, events):
+def test_countdown_shows_in_publish_and_start(worker, trace_events):
     with traced.trace("later"):
         sent = tasks_app.noop.apply_async(queue=worker.queue, countdown=0.3)
     sent.get(timeout=RESULT_TIMEOUT)
 
-    (published,) = events_of(events, "publish")
+    (published,) = events_of(trace_events, "publish")
     start = worker.wait_event("start", sent.id)
     assert published["msg_dict"]["eta"] == start["msg_dict"]["eta"]
     sent_at = published["msg_dict"]["start_time"]
@@ -175,18 +175,18 @@ def test_task_killed_on_hard_time_limit_gets_its_end(worker):
     assert end["msg_dict"]["error"]["type"] == "TimeLimitExceeded"
 
 
-def test_eager_task_is_a_child_of_the_caller(events):
+def test_eager_task_is_a_child_of_the_caller(trace_events):
     with traced.trace("script") as ctx:
         result = tasks_app.noop.apply()
 
     assert result.get() == ctx.trace_id
-    start, end = (e for e in events if e["span_id"] != ctx.span_id)
+    start, end = (e for e in trace_events if e["span_id"] != ctx.span_id)
     assert start["parent_id"] == ctx.span_id
     assert end["msg_dict"]["state"] == "SUCCESS"
 
 
 @pytest.mark.parametrize("worker", ["solo"], indirect=True)
-def test_chain_and_group_stay_in_the_sender_trace(worker, events):
+def test_chain_and_group_stay_in_the_sender_trace(worker, trace_events):
     from celery import chain, group
 
     def link() -> Any:
@@ -200,7 +200,7 @@ def test_chain_and_group_stay_in_the_sender_trace(worker, events):
 
     first, second = linked.parent.id, linked.id
     worker.wait_event("end", second)
-    (root,) = build_tree(events + worker.events_of_trace(ctx.trace_id))
+    (root,) = build_tree(trace_events + worker.events_of_trace(ctx.trace_id))
     sent = {n.span.events[0]["msg_dict"]["task_id"]: n for n in root.children}
     assert set(sent) == {first, *(result.id for result in fanned.results)}
     (first_run,) = sent[first].children
@@ -210,7 +210,7 @@ def test_chain_and_group_stay_in_the_sender_trace(worker, events):
 
 
 @pytest.mark.parametrize("worker", ["solo"], indirect=True)
-def test_chord_callback_is_sent_by_the_header_task_that_completed_it(worker, events):
+def test_chord_callback_is_sent_by_the_header_task_that_completed_it(worker, trace_events):
     from celery import chord
 
     def link() -> Any:
@@ -221,7 +221,7 @@ def test_chord_callback_is_sent_by_the_header_task_that_completed_it(worker, eve
     assert joined.get(timeout=RESULT_TIMEOUT) == ctx.trace_id
 
     end = worker.wait_event("end", joined.id)
-    (root,) = build_tree(events + worker.events_of_trace(ctx.trace_id))
+    (root,) = build_tree(trace_events + worker.events_of_trace(ctx.trace_id))
     parent_of = {child.span.span_id: node for node, _ in root.walk() for child in node.children}
     sent_by = parent_of[end["span_id"]]
     assert sent_by.span.kind == "publish"

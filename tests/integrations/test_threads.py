@@ -97,32 +97,32 @@ def service(make_app: Callable[..., Any]) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
-def test_work_runs_in_the_request_trace(service, events, shape):
+def test_work_runs_in_the_request_trace(service, trace_events, shape):
     response = requests.get(f"{service}/work/{shape}", timeout=10)
 
     assert response.status_code == 200
-    trace_id = assert_single_trace(events)
+    trace_id = assert_single_trace(trace_events)
     assert response.json()["seen"] == trace_id
-    (start,) = events_of(events, "start", service="orders")
-    (work,) = events_of(events, "work")
-    (call,) = events_of(events, "call", service="orders")
-    (billing,) = events_of(events, "start", service="billing")
+    (start,) = events_of(trace_events, "start", service="orders")
+    (work,) = events_of(trace_events, "work")
+    (call,) = events_of(trace_events, "call", service="orders")
+    (billing,) = events_of(trace_events, "start", service="billing")
     assert work["span_id"] == start["span_id"]
     assert work["msg_dict"] == {"shape": shape}
     assert call["parent_id"] == start["span_id"]
     assert billing["parent_id"] == call["span_id"]
-    assert [e["trace_index"] for e in events if e["service"] == "orders"] == [1, 2, 3, 4]
+    assert [e["trace_index"] for e in trace_events if e["service"] == "orders"] == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
-def test_nothing_leaks_into_the_next_request(service, events, shape):
+def test_nothing_leaks_into_the_next_request(service, trace_events, shape):
     first = requests.get(f"{service}/work/{shape}", timeout=10)
     second = requests.get(f"{service}/work/{shape}", timeout=10)
 
     assert first.json()["seen"] == first.headers["traceid"]
     assert second.json()["seen"] == second.headers["traceid"]
     assert first.headers["traceid"] != second.headers["traceid"]
-    assert len({e["traceid"] for e in events}) == 2
+    assert len({e["traceid"] for e in trace_events}) == 2
 
 
 def test_pool_thread_is_back_to_no_trace_after_the_work(service):

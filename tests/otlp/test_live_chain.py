@@ -76,7 +76,7 @@ def _us(seconds: float) -> int:
     return round(seconds * 1_000_000) * 1000
 
 
-def test_every_event_becomes_the_span_the_log_describes(chain, events, receiver):
+def test_every_event_becomes_the_span_the_log_describes(chain, trace_events, receiver):
     with traced.trace("nightly-checkout"):
         answer = traced.get(chain + "/checkout/7", headers={"User-Agent": "checkout-bot/1.0"})
     assert answer.json() == {"placed": {"order": 7, "billing": 200}, "refund": 500}
@@ -86,9 +86,9 @@ def test_every_event_becomes_the_span_the_log_describes(chain, events, receiver)
 
     assert len(spans) == 10
     (trace_id,) = {s.trace_id for s in spans.values()}
-    assert {e["traceid"] for e in events} == {trace_id}
+    assert {e["traceid"] for e in trace_events} == {trace_id}
 
-    (block,) = events_of(events, "start", service="python")
+    (block,) = events_of(trace_events, "start", service="python")
     root = spans[block["span_id"]]
     assert (root.service, root.span.kind, root.span.name) == (
         "python",
@@ -98,7 +98,7 @@ def test_every_event_becomes_the_span_the_log_describes(chain, events, receiver)
     assert root.parent_id is None
 
     # One CLIENT span per call event, child of the span that made it, named by its method.
-    for call in events_of(events, "call"):
+    for call in events_of(trace_events, "call"):
         span = spans[call["span_id"]]
         msg = call["msg_dict"]
         assert span.span.kind == Span.SPAN_KIND_CLIENT
@@ -114,10 +114,10 @@ def test_every_event_becomes_the_span_the_log_describes(chain, events, receiver)
         assert span.span.end_time_unix_nano == _us(msg["start_time"]) + _us(msg["cost_time"])
 
     # One SERVER span per request, its parent the call that reached it.
-    starts = {e["span_id"]: e for e in events_of(events, "start") if e["service"] != "python"}
-    ends = {e["span_id"]: e for e in events_of(events, "end") if e["service"] != "python"}
+    starts = {e["span_id"]: e for e in events_of(trace_events, "start") if e["service"] != "python"}
+    ends = {e["span_id"]: e for e in events_of(trace_events, "end") if e["service"] != "python"}
     assert set(starts) == set(ends)
-    calls = {e["span_id"] for e in events_of(events, "call")}
+    calls = {e["span_id"] for e in events_of(trace_events, "call")}
     for span_id, start in starts.items():
         span = spans[span_id]
         opened, closed = start["msg_dict"], ends[span_id]["msg_dict"]
@@ -148,7 +148,7 @@ def test_every_event_becomes_the_span_the_log_describes(chain, events, receiver)
     # The add_event of orders is an event of its request span, fields as attributes.
     (orders,) = [spans[s] for s in starts if starts[s]["service"] == "orders"]
     (priced,) = orders.span.events
-    (logged,) = events_of(events, "priced")
+    (logged,) = events_of(trace_events, "priced")
     assert priced.name == "priced"
     attributes = {kv.key: kv.value for kv in priced.attributes}
     assert attributes["order_id"].int_value == 7
@@ -157,7 +157,7 @@ def test_every_event_becomes_the_span_the_log_describes(chain, events, receiver)
     assert priced.time_unix_nano == _ts_ns(logged["ts"])
 
     # The retried charge: one CLIENT span whose event is the retry, and two billing requests.
-    (charge_call,) = [e for e in events_of(events, "call", "orders")]
+    (charge_call,) = [e for e in events_of(trace_events, "call", "orders")]
     charge = spans[charge_call["span_id"]]
     assert [e.name for e in charge.span.events] == ["retry"]
     assert charge.attributes["http.request.resend_count"] == 1

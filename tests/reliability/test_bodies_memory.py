@@ -102,7 +102,7 @@ def _upload_route(app: Flask) -> None:
 
 
 def test_a_50mb_json_upload_costs_the_hooks_no_more_than_the_capture_size(
-    events: list[dict[str, Any]],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     plain, traced_app = _apps(_upload_route)
     results: dict[str, Any] = {}
@@ -122,7 +122,7 @@ def test_a_50mb_json_upload_costs_the_hooks_no_more_than_the_capture_size(
 
     assert results == {"plain": {"received": SIZE}, "traced": {"received": SIZE}}
     assert extra < DEFAULT_BODY_LIMIT + SLACK, f"the hooks cost {extra} bytes"
-    end = next(e for e in events if e["event_des"] == "end")
+    end = next(e for e in trace_events if e["event_des"] == "end")
     assert end["msg_dict"]["request_data"]["_body"] == "truncated"
     assert end["msg_dict"]["request_data"]["length"] == SIZE
 
@@ -137,7 +137,7 @@ def _download_route(app: Flask) -> None:
 
 
 def test_a_50mb_response_costs_the_hooks_no_more_than_the_capture_size(
-    events: list[dict[str, Any]],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     plain, traced_app = _apps(_download_route)
     sizes: dict[str, int] = {}
@@ -154,7 +154,7 @@ def test_a_50mb_response_costs_the_hooks_no_more_than_the_capture_size(
 
     assert sizes == {"plain": SIZE, "traced": SIZE}
     assert extra < DEFAULT_BODY_LIMIT + SLACK, f"the hooks cost {extra} bytes"
-    end = next(e for e in events if e["event_des"] == "end")
+    end = next(e for e in trace_events if e["event_des"] == "end")
     assert end["msg_dict"]["response_data"]["_body"] == "truncated"
     assert end["msg_dict"]["response_data"]["length"] == SIZE
 
@@ -180,7 +180,7 @@ MULTIPART_TAIL = b"\r\n--BOUNDARY--\r\n"
 
 @pytest.mark.parametrize("view_reads", [False, True])
 def test_a_multipart_upload_is_never_read_by_the_hooks(
-    view_reads: bool, make_app: Callable[..., Flask], events: list[dict[str, Any]]
+    view_reads: bool, make_app: Callable[..., Flask], trace_events: list[dict[str, Any]]
 ) -> None:
     app = make_app("svc")
     seen: dict[str, Any] = {}
@@ -210,7 +210,7 @@ def test_a_multipart_upload_is_never_read_by_the_hooks(
         assert seen["file"] == (file_size, b'{"data": "', b'"}')
     else:
         assert body.read_bytes == 0
-    start = next(e for e in events if e["event_des"] == "start")
+    start = next(e for e in trace_events if e["event_des"] == "start")
     assert start["msg_dict"]["request_data"] == {
         "_body": "omitted",
         "content_type": "multipart/form-data; boundary=BOUNDARY",

@@ -1,4 +1,4 @@
-"""Issue 6, load: A -> B -> C under gunicorn, many requests at once, then the three logs.
+"""Load: A -> B -> C under gunicorn, many requests at once, then the three logs.
 
 Every request must appear in every service exactly once (one ``start``, one ``end``,
 and one ``call`` in A and B), every event in its own chain and no other, every B and C

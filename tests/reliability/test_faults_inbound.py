@@ -42,7 +42,7 @@ class Boom(RuntimeError):
 
 
 def test_a_view_that_raises_ends_with_one_end_event_carrying_the_error(
-    make_app: Callable[..., Flask], events: list[dict[str, Any]]
+    make_app: Callable[..., Flask], trace_events: list[dict[str, Any]]
 ) -> None:
     app = make_app("svc")
 
@@ -53,16 +53,16 @@ def test_a_view_that_raises_ends_with_one_end_event_carrying_the_error(
     response = app.test_client().get("/boom")
 
     assert response.status_code == 500
-    (start,) = events_of(events, "start")
-    (end,) = events_of(events, "end")
-    assert events[-1] is end
+    (start,) = events_of(trace_events, "start")
+    (end,) = events_of(trace_events, "end")
+    assert trace_events[-1] is end
     assert end["span_id"] == start["span_id"]
     assert end["msg_dict"]["status_code"] == 500
     assert end["msg_dict"]["error"] == {"type": "Boom", "message": "the view failed"}
 
 
 def test_a_stream_whose_generator_raises_midway_ends_with_the_error(
-    make_app: Callable[..., Flask], events: list[dict[str, Any]]
+    make_app: Callable[..., Flask], trace_events: list[dict[str, Any]]
 ) -> None:
     app = make_app("svc")
 
@@ -78,7 +78,7 @@ def test_a_stream_whose_generator_raises_midway_ends_with_the_error(
     with serve_app(app) as url:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             requests.get(url + "/stream", timeout=5).content  # noqa: B018
-        end = _wait_for_end(events)
+        end = _wait_for_end(trace_events)
 
     assert end["msg_dict"]["status_code"] == 200
     assert end["msg_dict"]["error"] == {"type": "Boom", "message": "the generator failed midway"}
@@ -86,11 +86,11 @@ def test_a_stream_whose_generator_raises_midway_ends_with_the_error(
         "_body": "streamed",
         "length": len(b"first chunk\nsecond chunk\n"),
     }
-    assert len(events_of(events, "start")) == 1
+    assert len(events_of(trace_events, "start")) == 1
 
 
 def test_a_client_that_goes_away_during_a_stream_ends_it_with_an_error(
-    make_app: Callable[..., Flask], events: list[dict[str, Any]]
+    make_app: Callable[..., Flask], trace_events: list[dict[str, Any]]
 ) -> None:
     app = make_app("svc")
     client_gone = threading.Event()
@@ -119,10 +119,10 @@ def test_a_client_that_goes_away_during_a_stream_ends_it_with_an_error(
                 received += chunk
             assert received.startswith(b"HTTP/1.1 200")
         client_gone.set()
-        end = _wait_for_end(events)
+        end = _wait_for_end(trace_events)
 
     assert len(produced) < 4096, "the server kept writing to a closed connection"
     assert end["msg_dict"]["status_code"] == 200
     assert end["msg_dict"]["error"]["type"] == "ClientDisconnected"
     assert end["msg_dict"]["response_data"]["_body"] == "streamed"
-    assert len(events_of(events, "start")) == 1
+    assert len(events_of(trace_events, "start")) == 1

@@ -193,7 +193,7 @@ def test_a_failing_downstream_gives_the_callers_the_same_exception_as_requests(
     raw_server: Callable[..., str],
     refused_url: str,
     make_app: Callable[..., Flask],
-    events: list[dict[str, Any]],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     if fault == "refused":
         url = refused_url
@@ -209,7 +209,7 @@ def test_a_failing_downstream_gives_the_callers_the_same_exception_as_requests(
 
     got = outcome.get("exc")
     assert type(got) is type(expected), (got, expected)
-    call = _assert_call_then_end(events, url.split("/data")[0])
+    call = _assert_call_then_end(trace_events, url.split("/data")[0])
     assert "status_code" not in call["msg_dict"]
     assert call["msg_dict"]["error"]["type"] == type(expected).__name__
     assert call["msg_dict"]["cost_time"] >= 0
@@ -281,7 +281,7 @@ def test_server_errors_with_retries_on_reach_the_caller_as_requests_gives_them(
     retries: int,
     failing_server: tuple[Failing, str],
     make_app: Callable[..., Flask],
-    events: list[dict[str, Any]],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     server, url = failing_server
     server.reset(status, failures)
@@ -296,21 +296,21 @@ def test_server_errors_with_retries_on_reach_the_caller_as_requests_gives_them(
     got = outcome["response"]
     assert expected.status_code == final
     _same_response(got, expected)
-    call = _assert_call_then_end(events, url)
+    call = _assert_call_then_end(trace_events, url)
     assert call["msg_dict"]["status_code"] == final
-    retry_events = events_of(events, "retry")
+    retry_events = events_of(trace_events, "retry")
     assert len(retry_events) == retries
     for attempt, event in enumerate(retry_events, start=1):
         assert event["span_id"] == call["span_id"]
         assert event["msg_dict"]["attempt"] == attempt
         assert event["msg_dict"]["status"] == status
-        assert events.index(event) < events.index(call)
+        assert trace_events.index(event) < trace_events.index(call)
 
 
 def test_an_int_retries_setting_retries_503_and_gives_the_last_response(
     failing_server: tuple[Failing, str],
     make_app: Callable[..., Flask],
-    events: list[dict[str, Any]],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     """``TracedSession(retries=2)``: 503 answers are retried, and the last one returned."""
     server, url = failing_server
@@ -321,6 +321,6 @@ def test_an_int_retries_setting_retries_503_and_gives_the_last_response(
     got = outcome["response"]
     assert got.status_code == 503
     assert got.json() == {"error": "down", "hit": 3}
-    call = _assert_call_then_end(events, url)
+    call = _assert_call_then_end(trace_events, url)
     assert call["msg_dict"]["status_code"] == 503
-    assert [e["msg_dict"]["attempt"] for e in events_of(events, "retry")] == [1, 2]
+    assert [e["msg_dict"]["attempt"] for e in events_of(trace_events, "retry")] == [1, 2]

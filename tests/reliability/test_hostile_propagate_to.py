@@ -77,7 +77,7 @@ def _trace_headers(headers: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_foreign_host_gets_no_trace_header_even_one_the_caller_set(
-    client: str, hosts: tuple[Recorder, str, Recorder, str], events: list[dict[str, Any]]
+    client: str, hosts: tuple[Recorder, str, Recorder, str], trace_events: list[dict[str, Any]]
 ) -> None:
     allowed, allowed_url, foreign, foreign_url = hosts
     session = CLIENTS[client]()
@@ -95,7 +95,7 @@ def test_a_foreign_host_gets_no_trace_header_even_one_the_caller_set(
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_redirect_from_an_allowed_host_to_a_foreign_one_drops_every_trace_header(
-    client: str, hosts: tuple[Recorder, str, Recorder, str], events: list[dict[str, Any]]
+    client: str, hosts: tuple[Recorder, str, Recorder, str], trace_events: list[dict[str, Any]]
 ) -> None:
     allowed, allowed_url, foreign, foreign_url = hosts
     session = CLIENTS[client]()
@@ -114,14 +114,14 @@ def test_a_redirect_from_an_allowed_host_to_a_foreign_one_drops_every_trace_head
     assert "traceparent" in first
     (second,) = foreign.take()
     assert _trace_headers(second) == {}
-    calls = events_of(events, "call")
+    calls = events_of(trace_events, "call")
     assert [c["msg_dict"]["status_code"] for c in calls] == [302, 200]
     assert calls[0]["span_id"] != calls[1]["span_id"]
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_redirect_from_a_foreign_host_back_to_an_allowed_one_traces_that_hop(
-    client: str, hosts: tuple[Recorder, str, Recorder, str], events: list[dict[str, Any]]
+    client: str, hosts: tuple[Recorder, str, Recorder, str], trace_events: list[dict[str, Any]]
 ) -> None:
     allowed, allowed_url, foreign, foreign_url = hosts
     session = CLIENTS[client]()
@@ -133,14 +133,14 @@ def test_a_redirect_from_a_foreign_host_back_to_an_allowed_one_traces_that_hop(
     assert _trace_headers(first) == {}
     (second,) = allowed.take()
     assert second["traceid"] == trace_id
-    call_spans = [c["span_id"] for c in events_of(events, "call")]
+    call_spans = [c["span_id"] for c in events_of(trace_events, "call")]
     assert second["traceparent"].split("-")[2] == call_spans[1]
 
 
 def test_inside_a_request_the_apps_propagate_to_holds_for_every_hop_and_tracestate(
     hosts: tuple[Recorder, str, Recorder, str],
     make_app: Callable[..., Flask],
-    events: list[dict[str, Any]],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     allowed, allowed_url, foreign, foreign_url = hosts
     app = make_app("gateway", propagate_to=ALLOWED)
@@ -165,4 +165,4 @@ def test_inside_a_request_the_apps_propagate_to_holds_for_every_hop_and_tracesta
     for headers in to_allowed:
         assert headers["traceid"] == trace_id
         assert headers["tracestate"] == "vendor=abc"
-    assert len(events_of(events, "call")) == 4
+    assert len(events_of(trace_events, "call")) == 4

@@ -1,4 +1,4 @@
-"""Issue 6, memory: a long-running app does not grow, and nothing of a request outlives it.
+"""Memory: a long-running app does not grow, and nothing of a request outlives it.
 
 Requests go straight into the app's WSGI callable (one environ built once, copied per
 request), each making one traced outbound call answered in process (see ``memory_app``).

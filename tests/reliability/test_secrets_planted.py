@@ -188,7 +188,7 @@ def _assert_no_leak(secret_scan: Any, before: int) -> None:
 
 @pytest.mark.parametrize("method", ["GET", "POST-json", "POST-form"])
 def test_secrets_in_every_place_of_a_traced_chain_never_reach_a_log_line(
-    method: str, chain: str, secret_scan: Any, events: list[dict[str, Any]]
+    method: str, chain: str, secret_scan: Any, trace_events: list[dict[str, Any]]
 ) -> None:
     before = len(secret_scan.offending)
     WIRE.clear()
@@ -219,11 +219,11 @@ def test_secrets_in_every_place_of_a_traced_chain_never_reach_a_log_line(
     assert [name for name in ON_THE_WIRE if S[name] not in wire] == []
     assert base64.b64encode(f"user:{S['userinfo']}".encode()).decode() in wire
     assert response.json()["access_token"] == S["response-token"]  # the caller gets it
-    lines = json.dumps(events)
+    lines = json.dumps(trace_events)
     assert VISIBLE in lines  # the fields were written; only the secrets were hidden
     assert "[REDACTED]" in lines
-    assert len(events_of(events, "call")) >= 8
-    assert len(events_of(events, "end")) >= 8
+    assert len(events_of(trace_events, "call")) >= 8
+    assert len(events_of(trace_events, "end")) >= 8
     _assert_no_leak(secret_scan, before)
 
 

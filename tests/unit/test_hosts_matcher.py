@@ -44,3 +44,9 @@ def test_host_patterns(patterns, url, allowed):
 def test_empty_pattern_is_refused(pattern):
     with pytest.raises(ValueError, match="propagate_to"):
         HostMatcher([pattern])
+
+
+def test_a_bracketed_ipv6_host_with_a_port_matches():
+    matcher = HostMatcher(["[::1]:8080"])
+    assert matcher.allows("http://[::1]:8080/x")
+    assert not matcher.allows("http://[::1]:9090/x")

@@ -113,12 +113,12 @@ def test_add_event_outside_a_trace_never_raises(lines, value):
 
 def test_add_event_numbers_events_within_the_span(lines, active):
     traced.add_event("first", {"n": 1})
-    traced.trace_add_log_record("second", {"n": 2}, remarks="seed name")
+    traced.trace_add_log_record("second", {"n": 2}, remarks="legacy name")
     first, second = (parse_one(line) for line in lines)
     assert (first["trace_index"], second["trace_index"]) == (1, 2)
     assert first["span_id"] == second["span_id"] == "b" * 16
     assert first["parent_id"] == "c" * 16
-    assert second["remarks"] == "seed name"
+    assert second["remarks"] == "legacy name"
 
 
 def test_add_event_redacts_secret_fields(lines, active):

@@ -29,7 +29,17 @@ def test_valid_traceparent_gives_trace_parent_and_flags():
 
 @pytest.mark.parametrize(
     ("flags", "kept"),
-    [("00", "00"), ("01", "01"), ("02", "02"), ("03", "03"), ("ff", "03"), ("fc", "00")],
+    [
+        ("00", "00"),
+        ("01", "01"),
+        ("02", "02"),
+        ("03", "03"),
+        ("09", "01"),
+        ("0b", "03"),
+        ("fe", "02"),
+        ("ff", "03"),
+        ("fc", "00"),
+    ],
 )
 def test_only_sampled_and_random_flags_are_kept(flags, kept):
     assert parse_traceparent(f"00-{TRACE_ID}-{PARENT_ID}-{flags}") == (TRACE_ID, PARENT_ID, kept)
@@ -133,6 +143,7 @@ def test_tracestate_value_keeps_its_leading_spaces_and_loses_its_trailing_ones()
         pytest.param("foo=1 \t , \t bar=2, \t baz=3", "foo=1,bar=2,baz=3", id="ows-around-commas"),
         pytest.param("\t foo=1 \t", "foo=1", id="ows-around-the-header"),
         pytest.param("a=1, ,,\tb=2 ,", "a=1,b=2", id="empty-and-whitespace-members"),
+        pytest.param("a=1, ,b=2", "a=1,b=2", id="an-empty-member-between-two"),
         pytest.param(
             "foo=1,bar=2, rojo=1,congo=2, baz=3",
             "foo=1,bar=2,rojo=1,congo=2,baz=3",
@@ -217,8 +228,9 @@ def test_valid_plain_ids(value):
     assert valid_plain_id(value) == value
 
 
-def test_plain_id_is_trimmed_of_spaces_and_tabs():
-    assert valid_plain_id(" \tabc-1\t ") == "abc-1"
+@pytest.mark.parametrize("padding", [" ", "\t", " \t "])
+def test_plain_id_is_trimmed_of_spaces_and_tabs(padding):
+    assert valid_plain_id(padding + "abc-1" + padding) == "abc-1"
 
 
 BAD_PLAIN_IDS = [

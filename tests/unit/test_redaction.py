@@ -219,3 +219,14 @@ def test_past_the_field_limit_the_rest_of_a_text_is_hidden(unit):
     assert "hunter2" not in hidden
     assert hidden.count(REDACTED) == FIELDS_LIMIT + 1
     assert hidden.endswith(REDACTED)
+
+
+def test_previews_hide_quoted_and_bare_keys():
+    redactor = Redactor()
+    secret = "hunter2-SECRET"
+    for text in (
+        "{'user': 'bob', 'password': '" + secret + "'}",
+        "{user: 'bob', password: '" + secret + "',}",
+        "bad payload {'api_key': '" + secret + "'}",
+    ):
+        assert secret not in redactor.text(text)

@@ -1,4 +1,4 @@
-"""Event logs as traced-http services write them (see notes/SCHEMA.md), for the viewer tests.
+"""Event logs as traced-http services write them (the README's event fields), for viewer tests.
 
 `Chain` plays the services of a call chain: each request, call hop, retry and user
 event becomes the JSON line the library would log, with the same fields and key order.

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from traced_http.viewer.analysis import Analysis, analyse, key_of
-from traced_http.viewer.sanitize import clean
+from traced_http.viewer.sanitize import clean, clip
 from traced_http.viewer.spans import Annotation
 from traced_http.viewer.style import Style
 from traced_http.viewer.times import axis_fraction, format_ms, format_time
@@ -40,10 +40,6 @@ class _Row:
     status_code: int | None = None
     note: str = ""
     hop: str = ""
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _finding(node: SpanNode, analysis: Analysis) -> str:
@@ -202,7 +198,7 @@ def render_trace(trace: Trace, style: Style, columns: int = 120) -> str:
         )
         if row.note:
             pad = " " * (service_w + 2)
-            lines.append(pad + style.paint(_cut(row.note, label_w + status_w + 40), "error"))
+            lines.append(pad + style.paint(clip(row.note, label_w + status_w + 40), "error"))
     if trace.orphan_count:
         lines.append(
             style.paint(
@@ -223,8 +219,8 @@ def _format_row(
     bar_w: int,
 ) -> str:
     service_w, label_w, status_w, duration_w = widths
-    service = _cut(row.service, service_w)
-    label = _cut(row.label + row.mark, max(8, label_w - len(row.prefix)))
+    service = clip(row.service, service_w)
+    label = clip(row.label + row.mark, max(8, label_w - len(row.prefix)))
     has_mark = row.mark and label.endswith(row.mark)
     main = label[: len(label) - len(row.mark)] if has_mark else label
     label_cell = style.paint(row.prefix, "dim") + (

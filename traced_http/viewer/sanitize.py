@@ -47,3 +47,8 @@ def clean(text: str) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_escape, text)
+
+
+def clip(text: str, width: int) -> str:
+    """Return `text` cut to `width` characters for a terminal column, ending in "…" if cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from traced_http.viewer.sanitize import clean
+from traced_http.viewer.sanitize import clean, clip
 from traced_http.viewer.stats import RouteStats
 from traced_http.viewer.style import Style
 from traced_http.viewer.summary import TraceSummary
 from traced_http.viewer.times import format_ms, format_time
 
 MAX_ROOT = 60
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _table(header: Sequence[str], rows: list[list[str]], right: set[int]) -> list[list[str]]:
@@ -43,7 +39,7 @@ def _list_cells(summary: TraceSummary) -> list[str]:
     return [
         format_time(summary.start),
         clean(summary.trace_id),
-        _cut(clean(summary.root_label), MAX_ROOT),
+        clip(clean(summary.root_label), MAX_ROOT),
         "" if summary.root_status is None else str(summary.root_status),
         format_ms(summary.duration),
         str(summary.span_count),
@@ -84,8 +80,8 @@ def render_stats(rows: Sequence[RouteStats], style: Style) -> str:
     header = ("SERVICE", "ROUTE", "COUNT", "ERRORS", "P50", "P95", "P99")
     cells = [
         [
-            _cut(clean(r.service), 30),
-            _cut(clean(r.route), MAX_ROOT),
+            clip(clean(r.service), 30),
+            clip(clean(r.route), MAX_ROOT),
             f"{r.count:,}",
             f"{r.error_rate * 100:.1f}%",
             format_ms(r.percentile(0.50)),
