@@ -183,7 +183,7 @@ def test_unknown_option_is_a_type_error_naming_it():
         Tracing(Flask("svc"), respons_header="X-Id")
 
 
-def test_unknown_app_config_key_is_a_warning_naming_the_close_match(events):
+def test_unknown_app_config_key_is_a_warning_naming_the_close_match(trace_events):
     app = Flask("svc")
     app.config["TRACE_BODY_LIMT"] = 10
     with pytest.warns(
@@ -192,16 +192,16 @@ def test_unknown_app_config_key_is_a_warning_naming_the_close_match(events):
         Tracing(app)
     assert seen[0].filename == __file__, "the warning points at the line that set tracing up"
     add_routes(app).test_client().get("/")
-    assert [e["event_des"] for e in events] == ["start", "end"], "the app is traced"
+    assert [e["event_des"] for e in trace_events] == ["start", "end"], "the app is traced"
 
 
-def test_an_apps_own_trace_key_is_ignored_with_a_warning(events):
+def test_an_apps_own_trace_key_is_ignored_with_a_warning(trace_events):
     app = Flask("svc")
     app.config["TRACE_SAMPLING_DB"] = "sqlite://"
     with pytest.warns(UserWarning, match="TRACE_SAMPLING_DB"):
         Tracing(app, body_limit=10)
     add_routes(app).test_client().get("/")
-    assert [e["event_des"] for e in events] == ["start", "end"]
+    assert [e["event_des"] for e in trace_events] == ["start", "end"]
 
 
 def test_a_bad_app_config_value_names_its_key():
