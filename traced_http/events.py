@@ -19,6 +19,7 @@ from .context import TraceContext, current_trace
 from .log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
 from .records import make_event_record
 from .redaction import Redactor
+from .schema import make_event
 from .settings import DEFAULT_SETTINGS
 
 __all__ = [
@@ -60,17 +61,17 @@ def emit(
     if now is None:
         now = time.time()
     span_id, parent_id = span if span is not None else (ctx.span_id, ctx.parent_id)
-    event = {
-        "ts": iso_utc(now),
-        "service": service or ctx.service,
-        "traceid": ctx.trace_id,
-        "span_id": span_id,
-        "parent_id": parent_id,
-        "trace_index": ctx.next_index(),
-        "event_des": event_des,
-        "msg_dict": msg_dict,
-        "remarks": remarks,
-    }
+    event = make_event(
+        iso_utc(now),
+        service or ctx.service,
+        ctx.trace_id,
+        span_id,
+        parent_id,
+        ctx.next_index(),
+        event_des,
+        msg_dict,
+        remarks,
+    )
     _handle(event, now, ctx.trace_id, span_id)
 
 
@@ -122,17 +123,7 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
         emit(ctx, str(event_des), safe, text)
     else:
         now = time.time()
-        event = {
-            "ts": iso_utc(now),
-            "service": None,
-            "traceid": None,
-            "span_id": None,
-            "parent_id": None,
-            "trace_index": None,
-            "event_des": str(event_des),
-            "msg_dict": safe,
-            "remarks": text,
-        }
+        event = make_event(iso_utc(now), None, None, None, None, None, str(event_des), safe, text)
         _handle(event, now, None, None)
 
 
