@@ -1,0 +1,86 @@
+"""Each fast path gives what the public-API path it replaces gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+import traced_http as traced
+
+ENVIRONMENTS: list[dict[str, str]] = [
+    {},
+    {"HTTP_PROXY": "http://proxy.example:3128", "HTTPS_PROXY": "http://secure.example:3129"},
+    {"https_proxy": "http://p.example:1", "no_proxy": "svc.local,.internal"},
+    {"ALL_PROXY": "socks5://s.example:1080", "NO_PROXY": "*"},
+    {"REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"},
+    {"CURL_CA_BUNDLE": "/etc/ssl/curl.pem", "HTTP_PROXY": "http://proxy.example:3128"},
+]
+URLS = [
+    "http://svc.local/a?b=1",
+    "https://api.example/x",
+    "http://10.0.0.1:8080/",
+    "https://x.internal/deep/path",
+]
+CALLS: list[dict[str, Any]] = [
+    {"proxies": {}, "stream": None, "verify": None, "cert": None},
+    {"proxies": {}, "stream": False, "verify": True, "cert": None},
+    {"proxies": {"http": "http://call.example:1"}, "stream": None, "verify": None, "cert": None},
+    {"proxies": {"no_proxy": "api.example"}, "stream": None, "verify": None, "cert": None},
+    {"proxies": {}, "stream": True, "verify": "/call/ca.pem", "cert": ("c", "k")},
+    {"proxies": {}, "stream": None, "verify": False, "cert": None},
+]
+
+
+def session_settings(session: requests.Session, variant: int) -> None:
+    if variant == 1:
+        session.proxies = {"https": "http://session.example:8"}
+        session.verify = "/session/ca.pem"
+    elif variant == 2:
+        session.stream = True
+        session.cert = "/session/cert.pem"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_merged_environment_settings_are_those_of_requests(
+    env: dict[str, str], variant: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    traced_session = traced.TracedSession()
+    plain = requests.Session()
+    session_settings(traced_session, variant)
+    session_settings(plain, variant)
+    for _ in range(2):  # the second round is answered from the cache
+        for url in URLS:
+            for call in CALLS:
+                expected = plain.merge_environment_settings(url, **call)
+                got = traced_session.merge_environment_settings(url, **call)
+                assert got == expected, (url, call)
+
+
+def test_a_changed_environment_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    session = traced.TracedSession()
+    url = "http://svc.local/"
+    assert session.merge_environment_settings(url, {}, None, None, None)["proxies"] == {}
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    merged = session.merge_environment_settings(url, {}, None, None, None)
+    assert merged == requests.Session().merge_environment_settings(url, {}, None, None, None)
+    assert merged["proxies"]["http"] == "http://proxy.example:3128"
+
+
+def test_a_cached_answer_is_not_shared_with_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    session = traced.TracedSession()
+    first = session.merge_environment_settings("http://svc.local/", {}, None, None, None)
+    first["proxies"]["http"] = "changed"
+    again = session.merge_environment_settings("http://svc.local/", {}, None, None, None)
+    assert again["proxies"]["http"] == "http://proxy.example:3128"

@@ -1,0 +1,104 @@
+"""The fast paths that re-implement library internals: each replaces a public-API path,
+is kept because it buys a clear share of the cost, and is checked against that path.
+
+- ``EnvironmentSettings`` replaces ``requests.Session.merge_environment_settings`` for a
+  ``TracedSession``. requests reads the proxy and CA variables and asks the platform's
+  proxy bypass on every call (about 1 million instructions, more than the rest of a traced
+  call); here the answer is cached by origin and by the session's own settings, and the
+  cache is dropped when one of the variables involved changes. Checked by
+  ``tests/unit/test_fast_paths.py``, which compares it with requests' own method over
+  proxy, no-proxy, CA-bundle and per-call settings.
+
+Measurements, and the fast paths removed because they did not pay for themselves:
+docs/design.md, "Fast paths".
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional, cast
+
+import requests
+from requests.utils import get_environ_proxies
+
+__all__ = ["EnvironmentSettings"]
+
+# Environment variables that change what merge_environment_settings returns.
+_ENV_NAMES = (
+    *(
+        name
+        for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        for name in (base, base.upper())
+    ),
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
+_CACHE_LIMIT = 256
+_merge_setting = cast(Callable[[Any, Any], Any], requests.sessions.merge_setting)
+
+
+class EnvironmentSettings:
+    """``merge_environment_settings`` of one session, with the environment lookup cached."""
+
+    def __init__(self) -> None:
+        self._snapshot: Optional[tuple[Optional[str], ...]] = None
+        self._env: dict[tuple[str, Optional[str]], tuple[dict[str, str], Any]] = {}
+        self._merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def merge(
+        self, session: requests.Session, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        """What ``session.merge_environment_settings`` returns (``trust_env`` is true)."""
+        snapshot = tuple(map(os.environ.get, _ENV_NAMES))
+        if (
+            snapshot != self._snapshot
+            or len(self._env) > _CACHE_LIMIT
+            or len(self._merged) > _CACHE_LIMIT
+        ):
+            self._env = {}
+            self._merged = {}
+            self._snapshot = snapshot
+        if proxies or stream or cert is not None or verify not in (None, True):
+            return self._merge(session, url, proxies, stream, verify, cert)
+        # The common call (no per-call settings): the whole answer is cached, keyed by
+        # origin and by the session's own settings, which the caller may change.
+        key = (
+            _origin(url),
+            stream,
+            verify,
+            tuple(session.proxies.items()) if session.proxies else (),
+            session.stream,
+            session.verify,
+            session.cert,
+        )
+        merged = self._merged.get(key)
+        if merged is None:
+            merged = self._merged[key] = self._merge(session, url, proxies, stream, verify, cert)
+        return {**merged, "proxies": dict(merged["proxies"])}
+
+    def _merge(
+        self, session: requests.Session, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        merged_proxies: dict[str, Any] = dict(proxies or {})
+        no_proxy = merged_proxies.get("no_proxy")
+        key = (_origin(url), no_proxy)
+        cached = self._env.get(key)
+        if cached is None:
+            env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            cached = self._env[key] = (get_environ_proxies(url, no_proxy=no_proxy), env_verify)
+        env_proxies, env_verify = cached
+        for scheme, proxy in env_proxies.items():
+            merged_proxies.setdefault(scheme, proxy)
+        if (verify is True or verify is None) and env_verify:
+            verify = env_verify
+        return {
+            "proxies": _merge_setting(merged_proxies, session.proxies),
+            "stream": _merge_setting(stream, session.stream),
+            "verify": _merge_setting(verify, session.verify),
+            "cert": _merge_setting(cert, session.cert),
+        }
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: what proxy settings depend on."""
+    return "/".join(url.split("/", 3)[:3])
