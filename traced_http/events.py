@@ -1,7 +1,7 @@
 """Writing events: one log record per event, on the ``traced_http`` logger, at INFO.
 
-The hot path builds the event dict once, makes one record (``records``) and hands it to
-the logger's handlers, skipping the caller lookup that ``logger.info`` pays for.
+The hot path builds the event dict once, makes one record (``fast_paths.make_event_record``)
+and hands it to ``Logger.handle``, skipping the caller lookup that ``logger.info`` pays for.
 Logging must never break the request it describes: a failing handler is reported
 through ``logging``'s own last-resort handler, once, and then only every few minutes.
 """
@@ -16,8 +16,8 @@ import time
 from typing import Any, Optional
 
 from .context import TraceContext, current_trace
+from .fast_paths import make_event_record
 from .log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
-from .records import make_event_record
 from .redaction import Redactor
 from .schema import make_event
 from .settings import DEFAULT_SETTINGS
@@ -81,10 +81,7 @@ def _handle(
     try:
         # Inside the guard: an application's record factory may raise too.
         record = make_event_record(logger, EventMessage(event), now, trace_id, span_id)
-        if logger.filters:
-            logger.handle(record)
-        else:  # what handle() does once its (empty) filter list has passed the record
-            logger.callHandlers(record)
+        logger.handle(record)
     except Exception:
         _failures.report()
 

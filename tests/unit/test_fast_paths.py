@@ -84,3 +84,49 @@ def test_a_cached_answer_is_not_shared_with_the_caller(monkeypatch: pytest.Monke
     first["proxies"]["http"] = "changed"
     again = session.merge_environment_settings("http://svc.local/", {}, None, None, None)
     assert again["proxies"]["http"] == "http://proxy.example:3128"
+
+
+def test_an_event_record_is_what_make_record_would_make() -> None:
+    import logging
+    import time
+
+    from traced_http.fast_paths import make_event_record
+
+    logger = logging.getLogger("traced_http")
+    now = time.time()
+    fast = make_event_record(logger, "message", now, "t" * 32, "s" * 16)
+    plain = logger.makeRecord(logger.name, logging.INFO, fast.pathname, 0, "message", (), None)
+    assert type(fast) is not logging.LogRecord  # the fast path was taken on this Python
+    assert isinstance(fast, logging.LogRecord)
+    assert set(vars(plain)) <= set(vars(fast))
+    varying = {"created", "msecs", "relativeCreated"}
+    for name in set(vars(plain)) - varying:
+        assert getattr(fast, name) == getattr(plain, name), name
+    assert fast.created == now
+    assert abs(fast.msecs - (now - int(now)) * 1000) < 1
+    assert abs(fast.relativeCreated - plain.relativeCreated) < 60_000
+    assert (fast.traceid, fast.span_id) == ("t" * 32, "s" * 16)  # type: ignore[attr-defined]
+    assert fast.getMessage() == plain.getMessage() == "message"
+    assert logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s").format(fast)
+
+
+def test_an_application_record_factory_is_used() -> None:
+    import logging
+    import time
+
+    from traced_http.fast_paths import make_event_record
+
+    made = []
+    factory = logging.getLogRecordFactory()
+
+    def own(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record)
+        return record
+
+    logging.setLogRecordFactory(own)
+    try:
+        record = make_event_record(logging.getLogger("traced_http"), "m", time.time(), None, None)
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert made == [record]
