@@ -22,6 +22,7 @@ from traced_http.bodies import (
     truncated,
 )
 from traced_http.events import describe_failure, error_info
+from traced_http.fast_paths import header_name, header_names
 from traced_http.propagation import InboundHeaders, Incoming, parse_traceparent, valid_plain_id
 from traced_http.redaction import REDACTED, VALUE_LIMIT, Redactor, cut
 from traced_http.settings import TraceSettings
@@ -34,8 +35,6 @@ __all__ = ["end_message", "recorded_body", "start_message"]
 HEADER_VALUE_LIMIT = VALUE_LIMIT
 HEADERS_LIMIT = 8 * VALUE_LIMIT
 _REJECTED = "[REJECTED]"
-# The two headers the WSGI environ holds without the HTTP_ prefix.
-_UNPREFIXED = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 # Headers whose value is a URL: its credentials and secret query fields are hidden.
 _URL_REQUEST_HEADERS = frozenset(("Referer",))
 # Response headers looked at by name (lowercased): a URL to redact, or the content type.
@@ -146,17 +145,17 @@ def request_headers(
     it is checked here, and an invalid value is replaced like a rejected one.
     """
     secret = settings.redactor.secret_header
+    names = header_names
     rejected = incoming.rejected
     trace_names = inbound.logged_names
     out: dict[str, str] = {}
     budget = HEADERS_LIMIT  # long values past this total are logged as their length only
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").title()
+        name = names.get(key)
+        if name is None:
+            name = header_name(key)
             if len(name) > HEADER_VALUE_LIMIT:
                 name = cut(name)
-        else:
-            name = _UNPREFIXED.get(key, "")  # wsgi.input, SERVER_NAME...: not headers
         if not name or not value:
             continue
         # Every value is cut before anything scans it (url() cuts its own input).

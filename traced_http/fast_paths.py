@@ -9,6 +9,15 @@ is kept because it buys a clear share of the cost, and is checked against that p
   factory of its own and when it sets every attribute this Python's ``LogRecord`` sets
   (checked once, at import). Checked by ``tests/unit/test_fast_paths.py``, which compares
   its attributes with those of ``Logger.makeRecord``'s record.
+- ``strict_json`` replaces ``json.JSONEncoder(allow_nan=False, check_circular=False).encode``.
+  ``JSONEncoder.encode`` builds a new C encoder (``json.encoder.c_make_encoder``, a private
+  name) for every call; this builds it once. Falls back to the public encoder where there
+  is no C accelerator. Checked by ``tests/unit/test_fast_paths.py`` against the public
+  encoder: the same text for the same values, the same errors for NaN and non-JSON types.
+- ``header_names``/``header_name`` replace naming each WSGI environ key as a header
+  (``HTTP_X_API_KEY`` -> ``X-Api-Key``, as Werkzeug's ``EnvironHeaders`` does) on every
+  request: the names are cached, bounded in count and key length, since a client chooses
+  them. Checked by ``tests/unit/test_fast_paths.py`` against ``EnvironHeaders``.
 - ``EnvironmentSettings`` replaces ``requests.Session.merge_environment_settings`` for a
   ``TracedSession``. requests reads the proxy and CA variables and asks the platform's
   proxy bypass on every call (about 1 million instructions, more than the rest of a traced
@@ -23,6 +32,7 @@ docs/design.md, "Fast paths".
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -33,7 +43,7 @@ from typing import Any, Callable, Optional, cast
 import requests
 from requests.utils import get_environ_proxies
 
-__all__ = ["EnvironmentSettings", "make_event_record"]
+__all__ = ["EnvironmentSettings", "header_name", "header_names", "make_event_record", "strict_json"]
 
 # Environment variables that change what merge_environment_settings returns.
 _ENV_NAMES = (
@@ -196,3 +206,49 @@ def make_event_record(
     record.traceid = trace_id
     record.span_id = span_id
     return record
+
+
+def _strict_encoder() -> Callable[[Any], str]:
+    public = json.JSONEncoder(allow_nan=False, check_circular=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator (another Python implementation)
+        return public.encode
+    encode = make(
+        None,
+        public.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        public.key_separator,
+        public.item_separator,
+        public.sort_keys,
+        public.skipkeys,
+        public.allow_nan,
+    )
+
+    def strict(obj: Any) -> str:
+        return "".join(encode(obj, 0))
+
+    return strict
+
+
+strict_json = _strict_encoder()
+"""JSON text of ``obj``, strict (no NaN), no cycle bookkeeping: one C encoder reused."""
+
+# WSGI environ key -> header name, "" for keys that are not headers (wsgi.input, ...).
+_UNPREFIXED = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+header_names: dict[str, str] = dict(_UNPREFIXED)
+_NAMES_LIMIT = 1024
+_NAME_KEY_LIMIT = 64  # longer environ keys are not cached (a client chooses them)
+
+
+def header_name(key: str) -> str:
+    """The header name of a WSGI environ key (``""`` if it is none), cached when short.
+
+    Callers look in ``header_names`` first and call this on a miss.
+    """
+    name = (
+        key[5:].replace("_", "-").title() if key.startswith("HTTP_") else _UNPREFIXED.get(key, "")
+    )
+    if len(key) <= _NAME_KEY_LIMIT and len(header_names) < _NAMES_LIMIT:
+        header_names[key] = name
+    return name

@@ -10,6 +10,7 @@ import time
 from typing import Any, Optional
 
 from .context import current_trace
+from .fast_paths import strict_json
 from .redaction import REDACTED, Redactor
 
 __all__ = [
@@ -30,10 +31,9 @@ _NO_TRACE = "-"  # what TraceIdFilter puts on a record outside a trace
 _last_second: tuple[int, str] = (-1, "")
 
 
-# One encoder for every line, reused: strict (no NaN), no cycle bookkeeping (events are
-# built acyclic: user values go through ``jsonable``; a cycle would still surface as
-# RecursionError and take the safe path).
-_strict = json.JSONEncoder(allow_nan=False, check_circular=False).encode
+# Strict (no NaN), no cycle bookkeeping: events are built acyclic (user values go through
+# ``jsonable``); a cycle would still surface as RecursionError and take the safe path.
+_strict = strict_json
 
 
 def iso_utc(t: float) -> str:

@@ -130,3 +130,79 @@ def test_an_application_record_factory_is_used() -> None:
     finally:
         logging.setLogRecordFactory(factory)
     assert made == [record]
+
+
+JSON_VALUES: list[Any] = [
+    {"a": 1, "b": [1.5, None, True, False], "c": {"d": 'é\u2028\n"\\'}},
+    [],
+    {},
+    "text",
+    10**30,
+    -0.0,
+    1e300,
+    {"nested": [[[{"k": "v"}]]], "unicode": "日本語", "ctrl": "\x00\x1f"},
+]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES)
+def test_strict_json_is_the_public_encoder(value: Any) -> None:
+    import json
+
+    from traced_http.fast_paths import strict_json
+
+    public = json.JSONEncoder(allow_nan=False, check_circular=False)
+    assert strict_json(value) == public.encode(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [(float("nan"), ValueError), ({"x": float("inf")}, ValueError), ({"x": object()}, TypeError)],
+)
+def test_strict_json_refuses_what_the_public_encoder_refuses(value: Any, error: type) -> None:
+    import json
+
+    from traced_http.fast_paths import strict_json
+
+    public = json.JSONEncoder(allow_nan=False, check_circular=False)
+    with pytest.raises(error):
+        public.encode(value)
+    with pytest.raises(error):
+        strict_json(value)
+
+
+def test_header_names_are_werkzeugs() -> None:
+    from werkzeug.datastructures import EnvironHeaders
+
+    from traced_http.fast_paths import header_name, header_names
+
+    environ = {
+        "CONTENT_TYPE": "text/plain",
+        "CONTENT_LENGTH": "3",
+        "HTTP_HOST": "svc",
+        "HTTP_X_API_KEY": "k",
+        "HTTP_TRACEPARENT": "00-...",
+        "HTTP_X_REQUEST_ID": "r",
+        "HTTP_ACCEPT_ENCODING": "gzip",
+        "HTTP_" + "LONG_" * 20: "long key, not cached",
+        "SERVER_NAME": "svc",
+        "wsgi.input": None,
+        "REQUEST_METHOD": "GET",
+    }
+    expected = dict(EnvironHeaders(environ).items())
+    for _ in range(2):  # the second round is answered from the cache
+        got = {}
+        for key, value in environ.items():
+            name = header_names.get(key)
+            if name is None:
+                name = header_name(key)
+            if name:
+                got[name] = value
+        assert got == expected
+
+
+def test_header_names_cached_are_bounded() -> None:
+    from traced_http.fast_paths import header_name, header_names
+
+    for i in range(5000):
+        header_name(f"HTTP_X_CLIENT_CHOSEN_{i}")
+    assert len(header_names) <= 1024
