@@ -128,7 +128,16 @@ def _origin(url: str) -> str:
 
 _LEVEL = logging.INFO
 _PATHNAME = __file__
-_START = getattr(logging, "_startTime", time.time())
+
+
+def _logging_start() -> float:
+    """When ``logging`` was loaded (epoch seconds), read from a real record's public fields
+    (``logging._startTime`` is seconds up to 3.12, nanoseconds from 3.13)."""
+    probe = logging.LogRecord("x", _LEVEL, _PATHNAME, 0, "m", (), None)
+    return probe.created - probe.relativeCreated / 1000
+
+
+_START = _logging_start()
 
 
 class _EventRecord(logging.LogRecord):
