@@ -25,6 +25,7 @@ from traced_http.events import describe_failure, emit, enabled
 from traced_http.ids import new_span_id
 from traced_http.log_format import ensure_visible
 from traced_http.otlp import start_configured_export
+from traced_http.schema import END, START
 from traced_http.settings import UNSET, OrUnset, given
 
 from .config import TracingConfig
@@ -170,7 +171,7 @@ class _Hooks:
             except Exception as exc:
                 msg = {"method": environ.get("REQUEST_METHOD"), "start_time": start}
                 msg.update(describe_failure("start message", exc))
-            emit(ctx, "start", msg, now=start)
+            emit(ctx, START, msg, now=start)
 
     def after_request(self, response: Response) -> Response:
         environ = request.environ
@@ -203,7 +204,7 @@ class _Hooks:
                 except Exception as exc:
                     msg = {"end_time": end, "cost_time": end - span.start}
                     msg.update(describe_failure("end message", exc))
-                emit(span.ctx, "end", msg, now=end)
+                emit(span.ctx, END, msg, now=end)
 
             response.response = WatchedStream(response.response, on_end, span.ctx)
         return response
@@ -232,7 +233,7 @@ class _Hooks:
             except Exception as exc:
                 msg = {"end_time": now, "cost_time": now - span.start}
                 msg.update(describe_failure("end message", exc))
-            emit(span.ctx, "end", msg, now=now)
+            emit(span.ctx, END, msg, now=now)
 
 
 class _PathMatcher:

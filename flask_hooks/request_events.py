@@ -22,6 +22,7 @@ from traced_http.bodies import (
     truncated,
 )
 from traced_http.events import describe_failure, error_info
+from traced_http.fast_paths import header_name, header_names
 from traced_http.propagation import InboundHeaders, Incoming, parse_traceparent, valid_plain_id
 from traced_http.redaction import REDACTED, VALUE_LIMIT, Redactor, cut
 from traced_http.settings import TraceSettings
@@ -34,17 +35,11 @@ __all__ = ["end_message", "recorded_body", "start_message"]
 HEADER_VALUE_LIMIT = VALUE_LIMIT
 HEADERS_LIMIT = 8 * VALUE_LIMIT
 _REJECTED = "[REJECTED]"
-# Environ key -> header name, "" for keys that are not headers (wsgi.input, SERVER_NAME).
-_names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
-_NAMES_LIMIT = 1024
-_NAME_KEY_LIMIT = 64  # longer environ keys are not cached (a client chooses them)
 # Headers whose value is a URL: its credentials and secret query fields are hidden.
 _URL_REQUEST_HEADERS = frozenset(("Referer",))
 # Response headers looked at by name (lowercased): a URL to redact, or the content type.
-# Only names of one of these lengths are lowercased, not every header of every response.
 _CONTENT_TYPE = "content-type"
 _URL_RESPONSE_HEADERS = frozenset(("location", "content-location", "refresh"))
-_NAMED_LENGTHS = frozenset(len(name) for name in (*_URL_RESPONSE_HEADERS, _CONTENT_TYPE))
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@-]*")
 _PATH_SAFE = "/._~!$&'()*+,;=:@-"
 
@@ -150,7 +145,7 @@ def request_headers(
     it is checked here, and an invalid value is replaced like a rejected one.
     """
     secret = settings.redactor.secret_header
-    names = _names
+    names = header_names
     rejected = incoming.rejected
     trace_names = inbound.logged_names
     out: dict[str, str] = {}
@@ -158,10 +153,8 @@ def request_headers(
     for key, value in environ.items():
         name = names.get(key)
         if name is None:
-            name = key[5:].replace("_", "-").title() if key.startswith("HTTP_") else ""
-            if len(key) <= _NAME_KEY_LIMIT and len(names) < _NAMES_LIMIT:
-                names[key] = name
-            elif len(name) > HEADER_VALUE_LIMIT:
+            name = header_name(key)
+            if len(name) > HEADER_VALUE_LIMIT:
                 name = cut(name)
         if not name or not value:
             continue
@@ -250,7 +243,7 @@ def response_headers(response: Response, settings: TraceSettings) -> tuple[dict[
     out: dict[str, str] = {}
     content_type = ""
     for name, value in response.headers:
-        lowered = name.lower() if len(name) in _NAMED_LENGTHS else ""
+        lowered = name.lower()
         if secret(name):
             value = REDACTED
         elif lowered in _URL_RESPONSE_HEADERS:

@@ -28,6 +28,7 @@ from .bodies import body_kind, capture, content_length, marker
 from .context import TraceContext, current_trace
 from .events import emit, enabled, error_info
 from .ids import new_span_id, new_trace_id
+from .schema import CALL, RETRY
 from .settings import (
     DEFAULT_SERVICE,
     DEFAULT_SETTINGS,
@@ -224,7 +225,7 @@ class Call:
         """A ``retry`` event: an attempt of this call failed and is tried again."""
         emit(
             self.ctx,
-            "retry",
+            RETRY,
             {
                 "method": method,
                 "url": self.settings.redactor.url(self.request.url or ""),
@@ -256,7 +257,7 @@ class Call:
                     if kind
                     else marker("omitted", content_type=content_type, length=len(content))
                 )
-        emit(self.ctx, "call", msg, span=self.span, service=self.service)
+        emit(self.ctx, CALL, msg, span=self.span, service=self.service)
 
     def log_unread(self, unread: _Unread) -> None:
         """The ``call`` event of an answer whose body it does not hold (streamed, not read)."""
@@ -267,7 +268,7 @@ class Call:
         msg["status_code"] = status
         msg["response_size"] = content_length(length)
         msg["response_data"] = marker(why)
-        emit(self.ctx, "call", msg, span=self.span, service=self.service)
+        emit(self.ctx, CALL, msg, span=self.span, service=self.service)
 
     def _message(self, end: float) -> dict[str, Any]:
         request = self.request

@@ -28,6 +28,7 @@ from traced_http.context import TraceContext, activate, current_trace, deactivat
 from traced_http.events import emit, enabled, error_info
 from traced_http.ids import new_span_id, new_trace_id
 from traced_http.propagation import InboundHeaders, is_w3c_trace_id
+from traced_http.schema import END, PUBLISH, START
 from traced_http.settings import DEFAULT_SETTINGS, TraceSettings
 
 __all__ = ["instrument"]
@@ -130,7 +131,7 @@ def _after_publish(
         msg["attempt"] = headers["retries"] + 1
     if headers.get("eta"):
         msg["eta"] = headers["eta"]
-    emit(ctx, "publish", msg, span=(span, ctx.span_id))
+    emit(ctx, PUBLISH, msg, span=(span, ctx.span_id))
 
 
 def _execution_span(task_id: str, attempt: int) -> str:
@@ -211,7 +212,7 @@ def _prerun(sender: Any = None, task_id: Any = None, task: Any = None, **_: Any)
     _running[str(task_id)] = execution
     if enabled():
         eta = getattr(request, "eta", None)
-        emit(ctx, "start", {**msg, "start_time": start, **({"eta": eta} if eta else {})}, now=start)
+        emit(ctx, START, {**msg, "start_time": start, **({"eta": eta} if eta else {})}, now=start)
 
 
 def _on_received(sender: Any = None, request: Any = None, **_: Any) -> None:
@@ -296,7 +297,7 @@ def _end(
         done["error"] = error
     if retry_in is not None:
         done["retry_in"] = retry_in
-    emit(ctx, "end", done, now=end)
+    emit(ctx, END, done, now=end)
 
 
 def _revoked(
@@ -320,7 +321,7 @@ def _revoked(
     start = None
     if not terminated:  # discarded before it ran: its span has a start too
         start = time.time()
-        emit(ctx, "start", {**msg, "start_time": start}, now=start)
+        emit(ctx, START, {**msg, "start_time": start}, now=start)
     reason = {
         "type": "Expired" if expired else "Revoked",
         "message": "terminated" if terminated else "not run",

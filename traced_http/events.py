@@ -1,7 +1,7 @@
 """Writing events: one log record per event, on the ``traced_http`` logger, at INFO.
 
-The hot path builds the event dict once, makes one record (``records``) and hands it to
-the logger's handlers, skipping the caller lookup that ``logger.info`` pays for.
+The hot path builds the event dict once, makes one record (``fast_paths.make_event_record``)
+and hands it to ``Logger.handle``, skipping the caller lookup that ``logger.info`` pays for.
 Logging must never break the request it describes: a failing handler is reported
 through ``logging``'s own last-resort handler, once, and then only every few minutes.
 """
@@ -16,9 +16,10 @@ import time
 from typing import Any, Optional
 
 from .context import TraceContext, current_trace
+from .fast_paths import make_event_record
 from .log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
-from .records import make_event_record
 from .redaction import Redactor
+from .schema import make_event
 from .settings import DEFAULT_SETTINGS
 
 __all__ = [
@@ -60,17 +61,17 @@ def emit(
     if now is None:
         now = time.time()
     span_id, parent_id = span if span is not None else (ctx.span_id, ctx.parent_id)
-    event = {
-        "ts": iso_utc(now),
-        "service": service or ctx.service,
-        "traceid": ctx.trace_id,
-        "span_id": span_id,
-        "parent_id": parent_id,
-        "trace_index": ctx.next_index(),
-        "event_des": event_des,
-        "msg_dict": msg_dict,
-        "remarks": remarks,
-    }
+    event = make_event(
+        iso_utc(now),
+        service or ctx.service,
+        ctx.trace_id,
+        span_id,
+        parent_id,
+        ctx.next_index(),
+        event_des,
+        msg_dict,
+        remarks,
+    )
     _handle(event, now, ctx.trace_id, span_id)
 
 
@@ -80,10 +81,7 @@ def _handle(
     try:
         # Inside the guard: an application's record factory may raise too.
         record = make_event_record(logger, EventMessage(event), now, trace_id, span_id)
-        if logger.filters:
-            logger.handle(record)
-        else:  # what handle() does once its (empty) filter list has passed the record
-            logger.callHandlers(record)
+        logger.handle(record)
     except Exception:
         _failures.report()
 
@@ -122,17 +120,7 @@ def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks
         emit(ctx, str(event_des), safe, text)
     else:
         now = time.time()
-        event = {
-            "ts": iso_utc(now),
-            "service": None,
-            "traceid": None,
-            "span_id": None,
-            "parent_id": None,
-            "trace_index": None,
-            "event_des": str(event_des),
-            "msg_dict": safe,
-            "remarks": text,
-        }
+        event = make_event(iso_utc(now), None, None, None, None, None, str(event_des), safe, text)
         _handle(event, now, None, None)
 
 

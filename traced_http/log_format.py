@@ -7,9 +7,10 @@ import logging
 import math
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .context import current_trace
+from .fast_paths import strict_json
 from .redaction import REDACTED, Redactor
 
 __all__ = [
@@ -30,31 +31,9 @@ _NO_TRACE = "-"  # what TraceIdFilter puts on a record outside a trace
 _last_second: tuple[int, str] = (-1, "")
 
 
-def _refuse(obj: Any) -> Any:
-    raise TypeError(f"{type(obj).__name__} is not JSON")
-
-
-def _strict_encoder() -> Callable[[Any], str]:
-    """One encoder for every line: ``JSONEncoder.encode`` builds a new C encoder per call.
-
-    Strict (no NaN), default separators, no cycle bookkeeping: events are built acyclic
-    (user values go through ``jsonable``), and a cycle would still surface as
-    RecursionError and take the safe path.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # no C accelerator (another Python implementation)
-        return json.JSONEncoder(allow_nan=False, check_circular=False).encode
-    encode = make(
-        None, _refuse, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, False
-    )
-
-    def strict(obj: Any) -> str:
-        return "".join(encode(obj, 0))
-
-    return strict
-
-
-_strict = _strict_encoder()
+# Strict (no NaN), no cycle bookkeeping: events are built acyclic (user values go through
+# ``jsonable``); a cycle would still surface as RecursionError and take the safe path.
+_strict = strict_json
 
 
 def iso_utc(t: float) -> str:
@@ -87,49 +66,8 @@ class EventMessage:
     def __str__(self) -> str:
         line = self.line
         if line is None:
-            try:
-                line = _event_line(self.event)
-            except (KeyError, TypeError, ValueError, RecursionError):
-                line = _dumps(self.event)
-            self.line = line
+            line = self.line = _dumps(self.event)
         return line
-
-
-_LINE = (
-    '{"ts": %s, "service": %s, "traceid": %s, "span_id": %s, "parent_id": %s, '
-    '"trace_index": %s, "event_des": %s, "msg_dict": %s, "remarks": %s}'
-)
-
-
-def _event_line(event: dict[str, Any]) -> str:
-    """The line of an event as ``emit`` builds it: the frame formatted, ``msg_dict`` encoded.
-
-    The same text as encoding the whole dict, at a fraction of the cost; anything
-    unexpected (a key missing, a value of another type) raises and takes the generic path.
-    """
-    if len(event) != 9:
-        raise KeyError("not an event of the contract's shape")
-    index = event["trace_index"]
-    if index is not None and type(index) is not int:
-        raise TypeError("trace_index")
-    return _LINE % (
-        _quote(event["ts"]),
-        _string(event["service"]),
-        _string(event["traceid"]),
-        _string(event["span_id"]),
-        _string(event["parent_id"]),
-        "null" if index is None else index,
-        _quote(event["event_des"]),
-        _strict(event["msg_dict"]),
-        _quote(event["remarks"]),
-    )
-
-
-_quote = json.encoder.encode_basestring_ascii  # raises TypeError on anything but str
-
-
-def _string(value: Optional[str]) -> str:
-    return "null" if value is None else _quote(value)
 
 
 def _dumps(obj: Any) -> str:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from http.client import RemoteDisconnected
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Callable, Optional, Union, cast
+from typing import Any, Optional, Union
 
 import requests
 from requests import PreparedRequest, Response
-from requests.utils import get_environ_proxies
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
 from .adapter import Call, TracingAdapter, redirect_root
 from .context import TraceContext, current_trace
 from .events import emit, error_info
+from .fast_paths import EnvironmentSettings
 from .ids import new_span_id
 from .settings import UNSET, OrUnset, given
 
@@ -37,18 +36,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = (5.0, 30.0)
-# Environment variables that change what merge_environment_settings returns.
-_ENV_NAMES = (
-    *(
-        name
-        for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-        for name in (base, base.upper())
-    ),
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-)
-_ENV_CACHE_LIMIT = 256
-_merge_setting = cast(Callable[[Any, Any], Any], requests.sessions.merge_setting)
+_SESSION_TIMEOUT: Any = object()  # no timeout given: the session's
 
 
 class TracedSession(requests.Session):
@@ -84,20 +72,33 @@ class TracedSession(requests.Session):
         self._clear_caches()
 
     def _clear_caches(self) -> None:
-        self._env_snapshot: Optional[tuple[Optional[str], ...]] = None
-        self._env_cache: dict[tuple[str, Optional[str]], tuple[dict[str, str], Any]] = {}
-        self._merged_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._environment = EnvironmentSettings()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """As ``Session``: a pickled or deep-copied session works (its caches start empty)."""
         super().__setstate__(state)  # type: ignore[misc]
         self._clear_caches()
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        files: Any = None,
+        auth: Any = None,
+        timeout: Any = _SESSION_TIMEOUT,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Response:
         """As ``Session.request``, with the session's default timeout when none is given."""
-        if "timeout" not in kwargs and len(args) < 7:  # 7 positionals: timeout was given
-            kwargs["timeout"] = self.timeout
-        return super().request(method, url, *args, **kwargs)
+        if timeout is _SESSION_TIMEOUT:
+            timeout = self.timeout
+        return super().request(
+            method, url, params, data, headers, cookies, files, auth, timeout, *args, **kwargs
+        )
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
         """As ``Session.send``; a call outside any trace is one root trace, redirects included."""
@@ -135,69 +136,11 @@ class TracedSession(requests.Session):
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> Any:
-        """As ``Session.merge_environment_settings``, with the environment lookup cached.
-
-        requests reads proxy and CA settings from the environment on every call (about
-        110 µs); the answer is cached by scheme and host, and the cache is dropped when
-        one of the variables involved changes. Calls with per-call proxies, cert or
-        verify path are merged as requests does, from the cached environment part.
-        """
+        """As ``Session.merge_environment_settings``, with the environment lookup cached
+        (``fast_paths.EnvironmentSettings``)."""
         if not self.trust_env or not isinstance(url, str):
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        snapshot = tuple(map(os.environ.get, _ENV_NAMES))
-        if (
-            snapshot != self._env_snapshot
-            or len(self._env_cache) > _ENV_CACHE_LIMIT
-            or len(self._merged_cache) > _ENV_CACHE_LIMIT
-        ):
-            self._env_cache = {}
-            self._merged_cache = {}
-            self._env_snapshot = snapshot
-        if proxies or stream or cert is not None or verify not in (None, True):
-            return self._merge(url, proxies, stream, verify, cert)
-        # The common call (no per-call settings): the whole answer is cached, keyed by
-        # origin and by the session's own settings, which the caller may change.
-        key = (
-            _origin(url),
-            stream,
-            verify,
-            tuple(self.proxies.items()) if self.proxies else (),
-            self.stream,
-            self.verify,
-            self.cert,
-        )
-        merged = self._merged_cache.get(key)
-        if merged is None:
-            merged = self._merged_cache[key] = self._merge(url, proxies, stream, verify, cert)
-        return {**merged, "proxies": dict(merged["proxies"])}
-
-    def _merge(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        merged_proxies: dict[str, Any] = dict(proxies or {})
-        no_proxy = merged_proxies.get("no_proxy")
-        key = (_origin(url), no_proxy)
-        cached = self._env_cache.get(key)
-        if cached is None:
-            env_verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            cached = self._env_cache[key] = (
-                get_environ_proxies(url, no_proxy=no_proxy),
-                env_verify,
-            )
-        env_proxies, env_verify = cached
-        for scheme, proxy in env_proxies.items():
-            merged_proxies.setdefault(scheme, proxy)
-        if (verify is True or verify is None) and env_verify:
-            verify = env_verify
-        return {
-            "proxies": _merge_setting(merged_proxies, self.proxies),
-            "stream": _merge_setting(stream, self.stream),
-            "verify": _merge_setting(verify, self.verify),
-            "cert": _merge_setting(cert, self.cert),
-        }
-
-
-def _origin(url: str) -> str:
-    """``scheme://host:port`` of a URL: what proxy settings depend on."""
-    return "/".join(url.split("/", 3)[:3])
+        return self._environment.merge(self, url, proxies, stream, verify, cert)
 
 
 class _NoCookies(DefaultCookiePolicy):

@@ -11,6 +11,7 @@ from .context import TraceContext, activate, deactivate
 from .events import emit, error_info
 from .ids import new_span_id, new_trace_id
 from .propagation import parse_traceparent, valid_plain_id
+from .schema import END, START
 from .settings import DEFAULT_SETTINGS, TraceSettings, service_name
 
 __all__ = ["trace"]
@@ -53,7 +54,7 @@ def trace(
     msg["start_time"] = start
     msg["id_source"] = source
     token = activate(ctx)
-    emit(ctx, "start", msg)
+    emit(ctx, START, msg)
     error: Optional[BaseException] = None
     try:
         yield ctx
@@ -65,5 +66,5 @@ def trace(
         done: dict[str, Any] = {"name": name, "end_time": end, "cost_time": end - start}
         if error is not None:
             done["error"] = error_info(error, settings.redactor)
-        emit(ctx, "end", done)
+        emit(ctx, END, done)
         deactivate(token)

@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
 from traced_http.propagation import w3c_trace_id
+from traced_http.schema import CALL, END, RETRY, START
 
 __all__ = ["SpanAssembler", "base_resource", "resource_for"]
 
@@ -114,19 +115,19 @@ class SpanAssembler:
             return None  # add_event outside any trace: it belongs to no span
         kind = event.get("event_des")
         key = (trace_id, span_id)
-        if kind == "call":
+        if kind == CALL:
             partial = self._open.pop(key, None)
             retries = partial.events if partial is not None else []
             return client_span(event, retries)
-        if kind in ("start", "end", "retry"):
+        if kind in (START, END, RETRY):
             partial = self._open.get(key)
             if partial is None:
                 partial = self._opened(key)
-            if kind == "retry":
+            if kind == RETRY:
                 if len(partial.events) < MAX_SPAN_EVENTS:
                     partial.events.append(event)
                 return None
-            if kind == "start":
+            if kind == START:
                 partial.start = event
             else:
                 partial.end = event
@@ -156,7 +157,7 @@ class SpanAssembler:
         """
         spans = []
         for partial in self._open.values():
-            if partial.end is not None and partial.end.get("event_des") == "end":
+            if partial.end is not None and partial.end.get("event_des") == END:
                 spans.append(local_span(None, partial.end, partial.events))
             else:
                 self.dropped += 1

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from traced_http.viewer.spans import CALL, REQUEST, Span
+from traced_http.schema import CALL, REQUEST
+from traced_http.viewer.spans import Span
 from traced_http.viewer.trace import Trace
 from traced_http.viewer.tree import SpanNode
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from traced_http import schema
+from traced_http.schema import CALL, JOB, REQUEST, START
 from traced_http.viewer.fields import integer, number, text
 from traced_http.viewer.sanitize import clean
-from traced_http.viewer.spans import CALL, JOB, REQUEST
 from traced_http.viewer.stats import RouteStats, Stats, route_of
 from traced_http.viewer.times import format_ms
 from traced_http.viewer.trace import Trace
@@ -224,19 +225,19 @@ class CallStats:
         """Fold the call events in, and note which service each call reached."""
         for event in events:
             kind = event["event_des"]
-            if kind == "start":
+            if kind == START:
                 parent = event.get("parent_id")
                 if parent is not None:
                     self._callees[parent] = event["service"]
                 continue
-            if kind != "call":
+            if kind != CALL:
                 continue
             msg: dict[str, Any] = event["msg_dict"]
             duration = number(msg.get("cost_time"))
             if duration is None:
                 continue
             status = integer(msg.get("status_code"))
-            failed = msg.get("error") is not None or (status is not None and status >= 500)
+            failed = schema.failed(msg.get("error"), status)
             self._calls[event["span_id"]] = (
                 event["service"],
                 text(msg.get("method")),

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from traced_http import schema
 from traced_http.viewer.fields import integer, number, text
 from traced_http.viewer.sanitize import clean
 from traced_http.viewer.stats import route_of
@@ -137,10 +138,10 @@ class Doctor:
         for event in events:
             kind = event["event_des"]
             msg: dict[str, Any] = event["msg_dict"]
-            if kind == "call":
+            if kind == schema.CALL:
                 self._add_call(event, msg)
                 continue
-            if kind not in ("start", "end"):
+            if kind not in (schema.START, schema.END):
                 continue
             key = (event["traceid"], event["span_id"])
             request = self.requests.get(key)
@@ -150,7 +151,7 @@ class Doctor:
             request.parent_id = request.parent_id or event.get("parent_id")
             request.service = sys.intern(event["service"])
             self.services.add(request.service)
-            if kind == "start":
+            if kind == schema.START:
                 request.route = sys.intern(route_of(msg))
                 request.id_source = text(msg.get("id_source"))
                 request.start = number(msg.get("start_time"))

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from traced_http.schema import START
 from traced_http.viewer.reader import ReadCounts, parse_line
 from traced_http.viewer.stats import Stats, route_of
 from traced_http.viewer.summary import Summaries
@@ -266,7 +267,7 @@ class LogIndex:
             for event, first, last in events:
                 self.services.add(event["service"])
                 self.summaries.add(event)
-                if event["event_des"] == "start":
+                if event["event_des"] == START:
                     self._note_route(event)
                 self._note(event, number, first, last)
             self.stats.add_all(event for event, _first, _last in events)

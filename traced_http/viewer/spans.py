@@ -14,17 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from traced_http import schema
+from traced_http.schema import CALL, JOB, PUBLISH, REQUEST, TASK, UNKNOWN
 from traced_http.viewer.fields import integer, number, path_of, text
 from traced_http.viewer.times import parse_iso
 
 Event = dict[str, Any]
-
-REQUEST = "request"
-JOB = "job"
-CALL = "call"
-PUBLISH = "publish"
-TASK = "task"
-UNKNOWN = "span"
 
 
 @dataclass(frozen=True)
@@ -85,7 +80,7 @@ class Span:
     @property
     def failed(self) -> bool:
         """An exception was recorded or the status is a server error."""
-        return self.error is not None or (self.status is not None and self.status >= 500)
+        return schema.failed(self.error, self.status)
 
     @property
     def label(self) -> str:
@@ -130,15 +125,15 @@ def _apply_task(span: Span, msg: dict[str, Any]) -> None:
 
 def _apply_start(span: Span, msg: dict[str, Any]) -> None:
     span.has_start = True
-    method = text(msg.get("method"))
-    if method is None and "task_id" in msg:
+    kind = schema.start_kind(msg)
+    if kind == TASK:
         _apply_task(span, msg)
-    elif method is None and "name" in msg:
+    elif kind == JOB:
         span.kind = JOB
         span.name = text(msg.get("name")) or str(msg.get("name"))
     else:
         span.kind = REQUEST
-        span.method = method
+        span.method = text(msg.get("method"))
         span.url = text(msg.get("url"))
         span.path = path_of(msg)
     span.start = number(msg.get("start_time")) if span.start is None else span.start
@@ -146,11 +141,12 @@ def _apply_start(span: Span, msg: dict[str, Any]) -> None:
 
 def _apply_end(span: Span, msg: dict[str, Any]) -> None:
     span.has_end = True
-    if "task_id" in msg:
+    kind = schema.end_kind(msg)
+    if kind == TASK:
         _apply_task(span, msg)
         span.state = text(msg.get("state"))
     elif span.kind == UNKNOWN:
-        span.kind = JOB if "name" in msg and "status_code" not in msg else REQUEST
+        span.kind = kind
         if span.kind == JOB:
             span.name = text(msg.get("name"))
     span.duration = number(msg.get("cost_time"))
@@ -212,19 +208,19 @@ def apply_event(span: Span, event: Event) -> None:
         span.first_index = index
     kind = event["event_des"]
     msg: dict[str, Any] = event["msg_dict"]
-    if kind == "publish" and "task_id" not in msg:
+    if kind == schema.PUBLISH and not schema.is_task_publish(kind, msg):
         kind = "user event"  # an application's own event that happens to be named so
-    if kind in ("start", "end", "call", "publish"):
+    if kind in schema.SPAN_EVENTS:
         span.service = event["service"]
-    if kind == "start":
+    if kind == schema.START:
         _apply_start(span, msg)
-    elif kind == "end":
+    elif kind == schema.END:
         _apply_end(span, msg)
-    elif kind == "call":
+    elif kind == schema.CALL:
         _apply_call(span, msg)
-    elif kind == "publish":
+    elif kind == schema.PUBLISH:
         _apply_publish(span, msg)
-    elif kind == "retry":
+    elif kind == schema.RETRY:
         _annotate(span, event, "retry")
     else:
         if span.service == "?":

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from traced_http import schema
 from traced_http.viewer.fields import integer, number, path_of, text
 
 Event = dict[str, Any]
@@ -76,11 +77,11 @@ class Stats:
         """Fold every start and end event in; the rest do not change the figures."""
         for event in events:
             kind = event["event_des"]
-            if kind not in ("start", "end"):
+            if kind not in (schema.START, schema.END):
                 continue
             key = (event["traceid"], event["span_id"])
             msg: dict[str, Any] = event["msg_dict"]
-            if kind == "start":
+            if kind == schema.START:
                 route = (event["service"], route_of(msg))
                 outcome = self._ends.pop(key, None)
                 if outcome is None:
@@ -88,8 +89,7 @@ class Stats:
                 else:
                     self._record(route, *outcome)
             else:
-                status = integer(msg.get("status_code")) or 0
-                failed = msg.get("error") is not None or status >= 500
+                failed = schema.failed(msg.get("error"), integer(msg.get("status_code")))
                 duration = number(msg.get("cost_time"))
                 if duration is None:
                     continue

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from traced_http.schema import CALL, END, JOB, START, TASK, failed, start_kind
 from traced_http.viewer.fields import integer, number, path_of, text
 
 Event = dict[str, Any]
@@ -77,16 +78,16 @@ class TraceSummary:
 
 
 def _label(kind: str, msg: dict[str, Any]) -> str | None:
-    if kind == "call":
+    if kind == CALL:
         return f"call {text(msg.get('method')) or '?'} {text(msg.get('url')) or '?'}"
-    if kind != "start":
+    if kind != START:
         return None
-    method = text(msg.get("method"))
-    if method is None and "task_id" in msg:
+    opened = start_kind(msg)
+    if opened == TASK:
         return f"task {text(msg.get('task')) or '?'}"
-    if method is None and "name" in msg:
+    if opened == JOB:
         return f"job {text(msg.get('name')) or '?'}"
-    return f"{method or '?'} {path_of(msg) or '?'}"
+    return f"{text(msg.get('method')) or '?'} {path_of(msg) or '?'}"
 
 
 class Summaries:
@@ -119,23 +120,23 @@ class Summaries:
         if bit is None:
             bit = self._service_bits[event["service"]] = 1 << len(self._service_bits)
         summary.service_bits |= bit
-        if kind not in ("start", "end", "call"):
+        if kind not in (START, END, CALL):
             return
         msg: dict[str, Any] = event["msg_dict"]
         duration = number(msg.get("cost_time"))
         status = integer(msg.get("status_code"))
-        if kind == "end":
+        if kind == END:
             summary.n_ends += 1
             end = number(msg.get("end_time"))
             start = end - duration if end is not None and duration is not None else None
         else:
-            if kind == "start":
+            if kind == START:
                 summary.n_starts += 1
             else:
                 summary.n_calls += 1
             start = number(msg.get("start_time"))
             end = start + duration if start is not None and duration is not None else None
-        if kind != "start" and (msg.get("error") is not None or (status or 0) >= 500):
+        if kind != START and failed(msg.get("error"), status):
             summary.error = True
         if start is not None and (summary.first_start is None or start < summary.first_start):
             summary.first_start = start
@@ -176,8 +177,8 @@ class Summaries:
         if label is not None:
             # Roots are mostly the same few routes: share one string per label.
             summary.root_label = sys.intern(label)
-        if start is not None and (kind != "end" or summary.root_start is None):
+        if start is not None and (kind != END or summary.root_start is None):
             summary.root_start = start
-        if kind != "start":
+        if kind != START:
             summary.root_duration = duration
             summary.root_status = status
