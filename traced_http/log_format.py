@@ -165,7 +165,7 @@ def _walk(obj: Any, redactor: Optional[Redactor], depth: int, seen: set[int]) ->
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: events as the contract lays them out, other records too.
+    """One JSON object per line: events in their documented shape, other records too.
 
     Never raises: a value JSON cannot hold is converted, cut to size, and the line is
     written. Newlines and escapes in the data are escaped, so an event is one line.
