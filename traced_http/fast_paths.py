@@ -38,10 +38,10 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
-import requests
-from requests.utils import get_environ_proxies
+if TYPE_CHECKING:  # requests loads on first use: the viewer never needs it
+    import requests
 
 __all__ = ["EnvironmentSettings", "header_name", "header_names", "make_event_record", "strict_json"]
 
@@ -56,7 +56,6 @@ _ENV_NAMES = (
     "CURL_CA_BUNDLE",
 )
 _CACHE_LIMIT = 256
-_merge_setting = cast(Callable[[Any, Any], Any], requests.sessions.merge_setting)
 
 
 class EnvironmentSettings:
@@ -101,6 +100,10 @@ class EnvironmentSettings:
     def _merge(
         self, session: requests.Session, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> dict[str, Any]:
+        from requests.sessions import merge_setting
+        from requests.utils import get_environ_proxies
+
+        _merge_setting = cast(Callable[[Any, Any], Any], merge_setting)
         merged_proxies: dict[str, Any] = dict(proxies or {})
         no_proxy = merged_proxies.get("no_proxy")
         key = (_origin(url), no_proxy)

@@ -393,3 +393,11 @@ def test_json_on_a_terminal_escapes_control_and_bidi_characters(hostile_log: Pat
         assert raw not in result.stdout
     assert "\\u009b" in result.stdout and "\\u202e" in result.stdout
     assert json.loads(result.stdout)["roots"][0]["path"] == HOSTILE_PATH
+
+
+def test_the_viewer_starts_without_loading_requests():
+    # The command line reads logs only: the outbound side (requests, urllib3) loads on
+    # first use, so `traced-http list` starts in a fraction of requests' import time.
+    code = "import sys, traced_http.viewer.cli; print('requests' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
