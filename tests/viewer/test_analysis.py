@@ -36,27 +36,7 @@ def cascade() -> Chain:
     orders = c.request(
         "orders", "POST", "/pay", trace="t", parent=hop1, start=0.02, duration=0.26, status=500
     )
-    hop2 = c.call(
-        "orders",
-        "POST",
-        "http://billing/charge",
-        trace="t",
-        parent=orders,
-        start=0.03,
-        duration=0.2,
-        status=500,
-    )
-    c.request(
-        "billing",
-        "POST",
-        "/charge",
-        trace="t",
-        parent=hop2,
-        start=0.05,
-        duration=0.15,
-        status=500,
-        error={"type": "RuntimeError", "message": "card declined"},
-    )
+    c.declined_charge("orders", trace="t", parent=orders, start=0.03)
     return c
 
 

@@ -134,27 +134,7 @@ def test_waterfall_root_cause_collapse_search_and_keys(browser: Any, tmp_path: P
         error={"type": "HTTPError", "message": "500 Server Error"},
     )
     c.event("orders", "basket-priced", trace="t", span=orders, parent=hop1, at=0.025)
-    hop2 = c.call(
-        "orders",
-        "POST",
-        "http://billing/charge",
-        trace="t",
-        parent=orders,
-        start=0.03,
-        duration=0.2,
-        status=500,
-    )
-    c.request(
-        "billing",
-        "POST",
-        "/charge",
-        trace="t",
-        parent=hop2,
-        start=0.05,
-        duration=0.15,
-        status=500,
-        error={"type": "RuntimeError", "message": "card declined"},
-    )
+    c.declined_charge("orders", trace="t", parent=orders, start=0.03)
     path = tmp_path / "trace.html"
     path.write_text(render_html(make_trace("t", build_tree(c.events))), encoding="utf-8")
 

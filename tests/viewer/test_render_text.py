@@ -69,27 +69,7 @@ def test_deep_chain_renders_and_json_fails_cleanly(
 def test_root_cause_in_the_header_and_on_its_row() -> None:
     c = Chain()
     root = c.request("gateway", "POST", "/pay", trace="t", start=0, duration=0.3, status=502)
-    hop = c.call(
-        "gateway",
-        "POST",
-        "http://billing/charge",
-        trace="t",
-        parent=root,
-        start=0.01,
-        duration=0.2,
-        status=500,
-    )
-    c.request(
-        "billing",
-        "POST",
-        "/charge",
-        trace="t",
-        parent=hop,
-        start=0.05,
-        duration=0.15,
-        status=500,
-        error={"type": "RuntimeError", "message": "card declined"},
-    )
+    c.declined_charge("gateway", trace="t", parent=root, start=0.01)
     header, _columns, *rows = render_trace(
         make_trace("t", build_tree(c.events)), Style(False)
     ).splitlines()

@@ -138,6 +138,32 @@ class Chain:
         self._emit(T0 + start + duration, service, trace, span, parent, counter, "call", msg)
         return span
 
+    def declined_charge(self, caller: str, *, trace: str, parent: str, start: float) -> str:
+        """``caller`` calls billing's ``POST /charge`` at ``start`` (200 ms); billing raises
+        ``RuntimeError: card declined`` at 0.05 s (150 ms) and both answer 500."""
+        hop = self.call(
+            caller,
+            "POST",
+            "http://billing/charge",
+            trace=trace,
+            parent=parent,
+            start=start,
+            duration=0.2,
+            status=500,
+        )
+        self.request(
+            "billing",
+            "POST",
+            "/charge",
+            trace=trace,
+            parent=hop,
+            start=0.05,
+            duration=0.15,
+            status=500,
+            error={"type": "RuntimeError", "message": "card declined"},
+        )
+        return hop
+
     def retry(
         self,
         service: str,
