@@ -327,11 +327,16 @@ class Doctor:
             )
         return _by_count(lost), _by_count(untraced), explained
 
-    def _unmatched(self, calls: list[_Call]) -> list[Finding]:
+    def _by_caller_and_target(self, calls: list[_Call]) -> dict[tuple[str, str, str], list[_Call]]:
+        """Calls grouped by calling service, its route and the called address."""
         groups: dict[tuple[str, str, str], list[_Call]] = {}
         for call in calls:
             key = (call.service, self._caller_route(call), call.target)
             groups.setdefault(key, []).append(call)
+        return groups
+
+    def _unmatched(self, calls: list[_Call]) -> list[Finding]:
+        groups = self._by_caller_and_target(calls)
         return _by_count(
             Finding(
                 kind="no downstream start",
@@ -352,10 +357,7 @@ class Doctor:
         )
 
     def _withheld(self, calls: list[_Call]) -> list[Finding]:
-        groups: dict[tuple[str, str, str], list[_Call]] = {}
-        for call in calls:
-            key = (call.service, self._caller_route(call), call.target)
-            groups.setdefault(key, []).append(call)
+        groups = self._by_caller_and_target(calls)
         return _by_count(
             Finding(
                 kind="withheld by propagate_to",
