@@ -31,16 +31,14 @@ WAIT = 5.0
 _ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
 
-class OneAnswerPerConnection:
-    """A loopback HTTP server that answers once per connection, then drops the next request."""
+class _LoopbackServer:
+    """A raw HTTP server on a free loopback port; ``handle`` serves each accepted connection."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(WAIT)
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
-        self.connections = 0
         self.stopping = threading.Event()
-        self.threads: list[threading.Thread] = []
         self.accepter = threading.Thread(target=self._accept, daemon=True)
         self.accepter.start()
 
@@ -53,10 +51,33 @@ class OneAnswerPerConnection:
             if self.stopping.is_set():
                 conn.close()
                 return
-            self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(thread)
-            thread.start()
+            self.handle(conn)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.stopping.set()
+        # Closing a listening socket does not wake a thread blocked in accept(): a connection does.
+        with socket.create_connection(self.listener.getsockname(), timeout=WAIT):
+            pass
+        self.accepter.join(timeout=WAIT + 1)
+        self.listener.close()
+
+
+class OneAnswerPerConnection(_LoopbackServer):
+    """A loopback HTTP server that answers once per connection, then drops the next request."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.threads: list[threading.Thread] = []
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        self.connections += 1
+        thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+        self.threads.append(thread)
+        thread.start()
 
     @staticmethod
     def _serve(conn: socket.socket) -> None:
@@ -70,12 +91,7 @@ class OneAnswerPerConnection:
                 pass
 
     def stop(self) -> None:
-        self.stopping.set()
-        # Closing a listening socket does not wake a thread blocked in accept(): a connection does.
-        with socket.create_connection(self.listener.getsockname(), timeout=WAIT):
-            pass
-        self.accepter.join(timeout=WAIT + 1)
-        self.listener.close()
+        super().stop()
         for thread in self.threads:
             thread.join(timeout=WAIT + 1)
 
@@ -148,38 +164,21 @@ def test_traced_get_does_not_retry_a_read_timeout(fresh_default_session: None) -
     assert len(accepted) == 1
 
 
-class DropsEveryRequest:
+class DropsEveryRequest(_LoopbackServer):
     """A loopback HTTP server that reads each request, counts it, and closes without answering."""
 
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(WAIT)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
         self.requests = 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(WAIT)
             try:
-                conn, _ = self.listener.accept()
+                if _read_request(conn):
+                    self.requests += 1
             except OSError:
-                continue
-            with conn:
-                conn.settimeout(WAIT)
-                try:
-                    if _read_request(conn):
-                        self.requests += 1
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        self.stopping.set()
-        with socket.create_connection(self.listener.getsockname(), timeout=WAIT):
-            pass
-        self.thread.join(timeout=WAIT + 1)
-        self.listener.close()
+                pass
 
 
 @pytest.mark.parametrize(
