@@ -25,7 +25,7 @@ CI_DEADLINE = 120.0
 SOAK_DEADLINE = 1800.0
 
 
-def run_chain_load(
+def check_chain_load(
     kind: str, count: int, deadline: float, directory: Path, record: Callable[..., None]
 ) -> None:
     """Drive ``count`` requests through the chain, stop it, audit the logs, record the figures."""
@@ -53,7 +53,7 @@ def run_chain_load(
 def test_chain_under_load_logs_each_request_once_in_its_own_trace(
     kind: str, tmp_path: Path, record_run: Callable[..., None]
 ) -> None:
-    run_chain_load(kind, CI_REQUESTS, CI_DEADLINE, tmp_path, record_run)
+    check_chain_load(kind, CI_REQUESTS, CI_DEADLINE, tmp_path, record_run)
 
 
 @pytest.mark.soak
@@ -61,4 +61,4 @@ def test_chain_under_load_logs_each_request_once_in_its_own_trace(
 def test_soak_chain_under_load_logs_each_request_once_in_its_own_trace(
     kind: str, tmp_path: Path, record_run: Callable[..., None]
 ) -> None:
-    run_chain_load(kind, SOAK_REQUESTS, SOAK_DEADLINE, tmp_path, record_run)
+    check_chain_load(kind, SOAK_REQUESTS, SOAK_DEADLINE, tmp_path, record_run)

@@ -128,13 +128,13 @@ def only_counting_events() -> Iterator[CountingJsonHandler]:
         logger.setLevel(saved[2])
 
 
-def measure_growth(memory_app: MemoryApp, count: int, record: Callable[..., None]) -> None:
+def check_memory_growth(memory_app: MemoryApp, count: int, record: Callable[..., None]) -> None:
     """Warm up, then serve the rest under tracemalloc; record the figures, then judge them."""
     with only_counting_events() as events:
-        _measure_growth(WsgiClient(memory_app), events, count, record)
+        _check_memory_growth(WsgiClient(memory_app), events, count, record)
 
 
-def _measure_growth(
+def _check_memory_growth(
     client: WsgiClient, events: CountingJsonHandler, count: int, record: Callable[..., None]
 ) -> None:
     expected_events = client.serve_all(range(WARM_UP - TRACED_WARM_UP))
@@ -183,14 +183,14 @@ def growth_limit(measured: int) -> int:
 def test_memory_stays_flat_over_many_requests(
     memory_app: MemoryApp, record_run: Callable[..., None]
 ) -> None:
-    measure_growth(memory_app, CI_REQUESTS, record_run)
+    check_memory_growth(memory_app, CI_REQUESTS, record_run)
 
 
 @pytest.mark.soak
 def test_soak_memory_stays_flat_over_many_requests(
     memory_app: MemoryApp, record_run: Callable[..., None]
 ) -> None:
-    measure_growth(memory_app, SOAK_REQUESTS, record_run)
+    check_memory_growth(memory_app, SOAK_REQUESTS, record_run)
 
 
 def live_objects() -> Counter[str]:
