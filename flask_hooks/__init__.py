@@ -6,7 +6,7 @@ library grew from; ``traced_http.current_trace()`` holds the whole context.
 
 from __future__ import annotations
 
-from .config import TracingConfig
-from .extension import Tracing, register_handler
+from flask_hooks.config import TracingConfig
+from flask_hooks.extension import Tracing, register_handler
 
 __all__ = ["Tracing", "TracingConfig", "register_handler"]

@@ -13,7 +13,7 @@ import inspect
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from traced_http.propagation import InboundHeaders
 from traced_http.settings import BY_NAME, KEY_PREFIX, SETTINGS, TraceSettings
@@ -29,9 +29,9 @@ class TracingConfig:
 
     settings: TraceSettings
     inbound: InboundHeaders
-    response_header: Optional[str]
+    response_header: str | None
     exclude_paths: tuple[str, ...]
-    otlp_endpoint: Optional[str] = None
+    otlp_endpoint: str | None = None
 
     @classmethod
     def build(

@@ -14,12 +14,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextvars import Token
-from typing import Any, Optional
+from typing import Any
 
 from flask import Flask, Response, g, request
 from flask.globals import request_ctx
 from werkzeug.wsgi import ClosingIterator
 
+from flask_hooks.config import TracingConfig
+from flask_hooks.request_body import RecordedInput, watch_body
+from flask_hooks.request_events import end_message, recorded_body, start_message, stream_end_message
+from flask_hooks.streaming import WatchedStream, stream_error
 from traced_http.context import TraceContext, activate, deactivate
 from traced_http.events import describe_failure, emit, enabled
 from traced_http.ids import new_span_id
@@ -27,11 +31,6 @@ from traced_http.log_format import ensure_visible
 from traced_http.otlp import start_configured_export
 from traced_http.schema import END, START
 from traced_http.settings import UNSET, OrUnset, given
-
-from .config import TracingConfig
-from .request_body import RecordedInput, watch_body
-from .request_events import end_message, recorded_body, start_message, stream_end_message
-from .streaming import WatchedStream, stream_error
 
 __all__ = ["EXTENSION_KEY", "Tracing", "register_handler"]
 
@@ -51,19 +50,19 @@ class Tracing:
 
     def __init__(
         self,
-        app: Optional[Flask] = None,
+        app: Flask | None = None,
         *,
-        service: OrUnset[Optional[str]] = UNSET,
+        service: OrUnset[str | None] = UNSET,
         id_headers: OrUnset[Sequence[str]] = UNSET,
         propagate_headers: OrUnset[Sequence[str]] = UNSET,
-        propagate_to: OrUnset[Optional[Sequence[str]]] = UNSET,
-        response_header: OrUnset[Optional[str]] = UNSET,
+        propagate_to: OrUnset[Sequence[str] | None] = UNSET,
+        response_header: OrUnset[str | None] = UNSET,
         capture_bodies: OrUnset[bool] = UNSET,
         body_limit: OrUnset[int] = UNSET,
         redact_headers: OrUnset[Sequence[str]] = UNSET,
         redact_fields: OrUnset[Sequence[str]] = UNSET,
         exclude_paths: OrUnset[Sequence[str]] = UNSET,
-        otlp_endpoint: OrUnset[Optional[str]] = UNSET,
+        otlp_endpoint: OrUnset[str | None] = UNSET,
     ) -> None:
         self.options = given(locals())  # the settings passed; app.config fills in the rest
         if app is not None:
@@ -113,16 +112,16 @@ class _RequestSpan:
     )
 
     def __init__(
-        self, ctx: TraceContext, token: Token[Optional[TraceContext]], start: float, owner: object
+        self, ctx: TraceContext, token: Token[TraceContext | None], start: float, owner: object
     ) -> None:
         self.ctx = ctx
         self.token = token
         self.start = start
-        self.echo_also: Optional[str] = None
+        self.echo_also: str | None = None
         self.owner = owner
-        self.body: Optional[RecordedInput] = None
-        self.response: Optional[Response] = None
-        self.error: Optional[BaseException] = None
+        self.body: RecordedInput | None = None
+        self.response: Response | None = None
+        self.error: BaseException | None = None
         self.streamed = False
 
 
@@ -135,7 +134,7 @@ class _Hooks:
         self.config = config
         self.excluded = _PathMatcher(config.exclude_paths) if config.exclude_paths else None
 
-    def open_trace(self, endpoint: Optional[str], values: Optional[dict[str, Any]]) -> None:
+    def open_trace(self, endpoint: str | None, values: dict[str, Any] | None) -> None:
         """Runs as the first URL value preprocessor (before every before_request)."""
         owner = request_ctx._get_current_object()  # type: ignore[attr-defined]
         environ = owner.request.environ
@@ -175,7 +174,7 @@ class _Hooks:
 
     def after_request(self, response: Response) -> Response:
         environ = request.environ
-        span: Optional[_RequestSpan] = environ.get(_SPAN_KEY)
+        span: _RequestSpan | None = environ.get(_SPAN_KEY)
         if span is None:
             return response
         header = self.config.response_header
@@ -190,7 +189,7 @@ class _Hooks:
             head = environ.get("REQUEST_METHOD") == "HEAD" or response.status_code in _NO_BODY
             settings = self.config.settings
 
-            def on_end(error: Optional[BaseException], finished: bool, sent: int) -> None:
+            def on_end(error: BaseException | None, finished: bool, sent: int) -> None:
                 # Runs inside the server's close(): like the other messages, never raises.
                 end = time.time()
                 if span.body is not None:
@@ -209,10 +208,10 @@ class _Hooks:
             response.response = WatchedStream(response.response, on_end, span.ctx)
         return response
 
-    def teardown_request(self, error: Optional[BaseException]) -> None:
+    def teardown_request(self, error: BaseException | None) -> None:
         current = request_ctx._get_current_object()  # type: ignore[attr-defined]
         environ = current.request.environ
-        span: Optional[_RequestSpan] = environ.get(_SPAN_KEY)
+        span: _RequestSpan | None = environ.get(_SPAN_KEY)
         if span is None or span.owner is not current:
             return  # not traced, or a copy of the request context ending in another thread
         del environ[_SPAN_KEY]

@@ -12,7 +12,7 @@ whoever reads them (``request.get_json()``, ``request.form``, ``request.stream``
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from typing import Any, Optional
+from typing import Any
 
 from traced_http.bodies import body_kind, content_length
 from traced_http.settings import TraceSettings
@@ -23,9 +23,7 @@ __all__ = ["BODYLESS", "RecordedInput", "request_length", "watch_body"]
 BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
 
 
-def watch_body(
-    environ: MutableMapping[str, Any], settings: TraceSettings
-) -> Optional[RecordedInput]:
+def watch_body(environ: MutableMapping[str, Any], settings: TraceSettings) -> RecordedInput | None:
     """Start recording the body when it is one the events capture, else None.
 
     Only a body with a ``Content-Length`` and a textual content type is recorded; a
@@ -46,7 +44,7 @@ def watch_body(
     return recorded
 
 
-def request_length(environ: Mapping[str, Any]) -> Optional[int]:
+def request_length(environ: Mapping[str, Any]) -> int | None:
     """The ``Content-Length`` of the request, when it is a plain decimal number."""
     return content_length(environ.get("CONTENT_LENGTH"))
 
@@ -80,13 +78,13 @@ class RecordedInput:
         if environ.get("wsgi.input") is self:
             environ["wsgi.input"] = self.inner
 
-    def readinto(self, buffer: Any) -> Optional[int]:
+    def readinto(self, buffer: Any) -> int | None:
         """What Werkzeug's ``LimitedStream`` calls; a server stream without ``readinto``
         (gunicorn's) is read with ``read`` instead, as ``LimitedStream`` would."""
         readinto = self._inner_readinto
         if readinto is None:
             data = self.inner.read(len(buffer))
-            size: Optional[int] = len(data)
+            size: int | None = len(data)
             buffer[: len(data)] = data
         else:
             size = readinto(buffer)
@@ -94,12 +92,12 @@ class RecordedInput:
             self._record(buffer[:size])
         return size
 
-    def read(self, *size: Optional[int]) -> bytes:
+    def read(self, *size: int | None) -> bytes:
         data: bytes = self.inner.read(*size)
         self._record(data)
         return data
 
-    def readline(self, *size: Optional[int]) -> bytes:
+    def readline(self, *size: int | None) -> bytes:
         data: bytes = self.inner.readline(*size)
         self._record(data)
         return data

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 from urllib.parse import quote
 
 from flask import Response
 
+from flask_hooks.config import TracingConfig
+from flask_hooks.request_body import BODYLESS, RecordedInput, request_length
 from traced_http.bodies import (
     body_kind,
     capture,
@@ -26,9 +28,6 @@ from traced_http.fast_paths import header_name, header_names
 from traced_http.propagation import InboundHeaders, Incoming, parse_traceparent, valid_plain_id
 from traced_http.redaction import REDACTED, VALUE_LIMIT, Redactor, cut
 from traced_http.settings import TraceSettings
-
-from .config import TracingConfig
-from .request_body import BODYLESS, RecordedInput, request_length
 
 __all__ = ["end_message", "recorded_body", "start_message"]
 
@@ -49,8 +48,8 @@ def start_message(
     incoming: Incoming,
     config: TracingConfig,
     now: float,
-    body: Optional[RecordedInput] = None,
-    route: Optional[str] = None,
+    body: RecordedInput | None = None,
+    route: str | None = None,
 ) -> dict[str, Any]:
     """The recipe's start fields plus ``path``, ``route``, ``remote_addr`` and the id's source.
 
@@ -124,7 +123,7 @@ def request_url(environ: Mapping[str, Any], redactor: Redactor) -> str:
 
 
 def _long_url(
-    scheme: str, host: str, path: str, query: Optional[str], size: int, redactor: Redactor
+    scheme: str, host: str, path: str, query: str | None, size: int, redactor: Redactor
 ) -> str:
     """A URL over the limit: each part cut first, then quoted and redacted, then the whole."""
     path = path[:VALUE_LIMIT]
@@ -184,7 +183,7 @@ def _valid_trace(name: str, value: str) -> bool:
 
 
 def request_data(
-    environ: Mapping[str, Any], method: str, settings: TraceSettings, body: Optional[RecordedInput]
+    environ: Mapping[str, Any], method: str, settings: TraceSettings, body: RecordedInput | None
 ) -> Any:
     """The query args of a GET, as the recipe records them. A body is not read here: a
     textual one is ``deferred`` to the end event, anything else is ``omitted``."""
@@ -213,8 +212,8 @@ def recorded_body(body: RecordedInput, settings: TraceSettings) -> Any:
 
 
 def end_message(
-    response: Optional[Response],
-    error: Optional[BaseException],
+    response: Response | None,
+    error: BaseException | None,
     start: float,
     now: float,
     settings: TraceSettings,
@@ -279,7 +278,7 @@ def response_data(response: Response, content_type: str, settings: TraceSettings
 
 def stream_end_message(
     response: Response,
-    error: Optional[dict[str, str]],
+    error: dict[str, str] | None,
     sent: int,
     start: float,
     now: float,

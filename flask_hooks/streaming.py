@@ -7,7 +7,7 @@ server closes it, reports whether it completed, raised, or was cut by the client
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from traced_http.context import TraceContext, activate, deactivate
 from traced_http.events import error_info
@@ -43,14 +43,14 @@ class WatchedStream:
     def __init__(
         self,
         iterable: Iterable[Any],
-        on_end: Callable[[Optional[BaseException], bool, int], None],
-        ctx: Optional[TraceContext] = None,
+        on_end: Callable[[BaseException | None, bool, int], None],
+        ctx: TraceContext | None = None,
     ) -> None:
         self._iter: Iterator[Any] = iter(iterable)
         self._ctx = ctx
         self._close_inner = getattr(iterable, "close", None)
         self._on_end = on_end
-        self._error: Optional[BaseException] = None
+        self._error: BaseException | None = None
         self._finished = False
         self._done = False
         self._sent = 0
@@ -86,8 +86,8 @@ class WatchedStream:
 
 
 def stream_error(
-    error: Optional[BaseException], finished: bool, head: bool, redactor: Redactor
-) -> Optional[dict[str, str]]:
+    error: BaseException | None, finished: bool, head: bool, redactor: Redactor
+) -> dict[str, str] | None:
     """How a stream ended badly, or None when it completed (a HEAD sends no body)."""
     if error is not None:
         return error_info(error, redactor)

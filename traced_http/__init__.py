@@ -9,16 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .context import TraceContext, bind, current_trace, current_traceid
-from .events import add_event, trace_add_log_record
-from .log_format import JsonFormatter, TraceIdFilter
-from .settings import TraceSettings
-from .trace_block import trace
+from traced_http.context import TraceContext, bind, current_trace, current_traceid
+from traced_http.events import add_event, trace_add_log_record
+from traced_http.log_format import JsonFormatter, TraceIdFilter
+from traced_http.settings import TraceSettings
+from traced_http.trace_block import trace
 
 if TYPE_CHECKING:
-    from .adapter import TracingAdapter
-    from .executors import ThreadPoolExecutor
-    from .session import (
+    from traced_http.adapter import TracingAdapter
+    from traced_http.executors import ThreadPoolExecutor
+    from traced_http.session import (
         TracedSession,
         default_session,
         delete,

@@ -13,7 +13,7 @@ import contextvars
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -24,12 +24,12 @@ from urllib3 import BaseHTTPResponse
 from urllib3.connectionpool import ConnectionPool
 from urllib3.util.retry import Retry
 
-from .bodies import body_kind, capture, content_length, marker
-from .context import TraceContext, current_trace
-from .events import emit, enabled, error_info
-from .ids import new_span_id, new_trace_id
-from .schema import CALL, RETRY
-from .settings import (
+from traced_http.bodies import body_kind, capture, content_length, marker
+from traced_http.context import TraceContext, current_trace
+from traced_http.events import emit, enabled, error_info
+from traced_http.ids import new_span_id, new_trace_id
+from traced_http.schema import CALL, RETRY
+from traced_http.settings import (
     DEFAULT_SERVICE,
     DEFAULT_SETTINGS,
     UNSET,
@@ -43,11 +43,11 @@ __all__ = ["Call", "TracingAdapter", "retry_policy"]
 
 _Span = tuple[str, Optional[str]]
 # The call being sent, for the retry events that urllib3 raises deep inside it.
-_active_call: contextvars.ContextVar[Optional[Call]] = contextvars.ContextVar(
+_active_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
     "traced_http_call", default=None
 )
 # The root trace of a call made outside any trace, shared by its redirect hops.
-redirect_root: contextvars.ContextVar[Optional[list[TraceContext]]] = contextvars.ContextVar(
+redirect_root: contextvars.ContextVar[list[TraceContext] | None] = contextvars.ContextVar(
     "traced_http_redirect_root", default=None
 )
 _MERGED_LIMIT = 64
@@ -74,12 +74,12 @@ class TracingAdapter(HTTPAdapter):
         self,
         pool_connections: int = DEFAULT_POOLSIZE,
         pool_maxsize: int = DEFAULT_POOLSIZE,
-        max_retries: Union[int, Retry, None] = 0,
+        max_retries: int | Retry | None = 0,
         pool_block: bool = DEFAULT_POOLBLOCK,
         *,
-        service: OrUnset[Optional[str]] = UNSET,
+        service: OrUnset[str | None] = UNSET,
         propagate_headers: OrUnset[Sequence[str]] = UNSET,
-        propagate_to: OrUnset[Optional[Sequence[str]]] = UNSET,
+        propagate_to: OrUnset[Sequence[str] | None] = UNSET,
         capture_bodies: OrUnset[bool] = UNSET,
         body_limit: OrUnset[int] = UNSET,
         redact_headers: OrUnset[Sequence[str]] = UNSET,
@@ -101,7 +101,7 @@ class TracingAdapter(HTTPAdapter):
     def _setup(self) -> None:
         """The state derived from the settings (again after unpickling)."""
         self._retries_on = self.max_retries.total not in (0, False)
-        self._service: Optional[str] = self._overrides.get("service")
+        self._service: str | None = self._overrides.get("service")
         self._merged: dict[int, tuple[TraceSettings, TraceSettings]] = {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -128,7 +128,7 @@ class TracingAdapter(HTTPAdapter):
         timeout: Any = None,
         verify: Any = True,
         cert: Any = None,
-        proxies: Optional[Mapping[str, str]] = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> Response:
         if _dropped:
             flush_dropped()
@@ -192,7 +192,7 @@ class TracingAdapter(HTTPAdapter):
         timeout: Any,
         verify: Any,
         cert: Any,
-        proxies: Optional[Mapping[str, str]],
+        proxies: Mapping[str, str] | None,
     ) -> Response:
         """``HTTPAdapter.send``: the one place a subclass may send a call again."""
         return super().send(call.request, stream, timeout, verify, cert, proxies)
@@ -211,7 +211,7 @@ class Call:
         request: PreparedRequest,
         start: float,
         propagated: bool = True,
-        service: Optional[str] = None,
+        service: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.span = span
@@ -221,7 +221,7 @@ class Call:
         self.propagated = propagated
         self.service = service
 
-    def log_retry(self, method: Optional[str], attempt: int, reason: str, status: Any) -> None:
+    def log_retry(self, method: str | None, attempt: int, reason: str, status: Any) -> None:
         """A ``retry`` event: an attempt of this call failed and is tried again."""
         emit(
             self.ctx,
@@ -237,7 +237,7 @@ class Call:
             service=self.service,
         )
 
-    def log(self, response: Optional[Response], exc: Optional[BaseException]) -> None:
+    def log(self, response: Response | None, exc: BaseException | None) -> None:
         """The ``call`` event: the error (also one reading the body), or the answer read."""
         if not enabled():
             return
@@ -317,7 +317,7 @@ class _CallResponse(Response):
     else differs from ``Response``; a pickled and loaded copy is a finished response.
     """
 
-    pending_call: Optional[Call] = None
+    pending_call: Call | None = None
 
     @property
     def content(self) -> Any:
@@ -347,7 +347,7 @@ class _CallResponse(Response):
             _dropped.append((call, _unread(self, "not_read")))
 
 
-def _size(body: Any) -> Optional[int]:
+def _size(body: Any) -> int | None:
     if body is None:
         return 0
     if isinstance(body, (bytes, str)):
@@ -366,12 +366,12 @@ class _RetryEvents(Retry):
 
     def increment(
         self,
-        method: Optional[str] = None,
-        url: Optional[str] = None,
-        response: Optional[BaseHTTPResponse] = None,
-        error: Optional[Exception] = None,
-        _pool: Optional[ConnectionPool] = None,
-        _stacktrace: Optional[TracebackType] = None,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
     ) -> Self:
         # Raises when the retries are exhausted: then there is no retry to report.
         new = super().increment(method, url, response, error, _pool, _stacktrace)
@@ -397,7 +397,7 @@ def _rebuild_policy(base: type[Retry], state: dict[str, Any]) -> Retry:
     return retry_policy(retries)
 
 
-def retry_policy(retries: Union[int, Retry, None]) -> Retry:
+def retry_policy(retries: int | Retry | None) -> Retry:
     """A ``Retry`` that logs retry events, from an int or from any ``Retry`` (subclass kept).
 
     An int ``n`` retries connection and read errors and 502/503/504 answers of idempotent

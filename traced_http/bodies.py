@@ -13,12 +13,12 @@ import codecs
 import json
 import re
 from itertools import accumulate, repeat
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import unquote_plus
 
-from .log_format import DEPTH_LIMIT, jsonable
-from .redaction import FIELDS_LIMIT, REDACTED, VALUE_LIMIT, Redactor, cut
-from .settings import DEFAULT_BODY_LIMIT
+from traced_http.log_format import DEPTH_LIMIT, jsonable
+from traced_http.redaction import FIELDS_LIMIT, REDACTED, VALUE_LIMIT, Redactor, cut
+from traced_http.settings import DEFAULT_BODY_LIMIT
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
@@ -42,7 +42,7 @@ _UTF32_BOMS = (codecs.BOM_UTF32_BE, codecs.BOM_UTF32_LE)
 _UTF16_BOMS = (codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE)
 
 
-def body_kind(content_type: Optional[str]) -> Optional[str]:
+def body_kind(content_type: str | None) -> str | None:
     """``json``, ``form`` or ``text`` for a textual content type; None for anything else."""
     if not content_type:
         return None
@@ -65,7 +65,7 @@ def marker(kind: str, **details: Any) -> dict[str, Any]:
     return {"_body": kind, **details}
 
 
-def content_length(raw: Optional[str]) -> Optional[int]:
+def content_length(raw: str | None) -> int | None:
     """A ``Content-Length`` value as a number; None unless it is plain ASCII digits.
 
     ``str.isdigit`` alone lets through digits ``int`` refuses (``²``).

@@ -22,7 +22,7 @@ import time
 import types
 import weakref
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Any
 
 from traced_http.context import TraceContext, activate, current_trace, deactivate
 from traced_http.events import emit, enabled, error_info
@@ -39,7 +39,7 @@ _UID = "traced_http.celery"
 # Settings (service name, redaction...) of each instrumented app, for its workers' spans.
 _apps: weakref.WeakKeyDictionary[Any, TraceSettings] = weakref.WeakKeyDictionary()
 # The send in progress in this thread: (task id, publish span, sender trace, start time).
-_sending: contextvars.ContextVar[Optional[tuple[str, str, TraceContext, float]]] = (
+_sending: contextvars.ContextVar[tuple[str, str, TraceContext, float] | None] = (
     contextvars.ContextVar("traced_http_celery_sending", default=None)
 )
 
@@ -54,8 +54,8 @@ class _Execution:
         self.msg = msg
         self.start = start
         self.token = activate(ctx)
-        self.error: Optional[dict[str, str]] = None
-        self.retry_in: Optional[float] = None
+        self.error: dict[str, str] | None = None
+        self.retry_in: float | None = None
 
 
 _running: dict[str, _Execution] = {}
@@ -66,7 +66,7 @@ _RECEIVED_LIMIT = 4096
 
 
 def instrument(
-    celery_app: Any, *, service: Optional[str] = None, settings: Optional[TraceSettings] = None
+    celery_app: Any, *, service: str | None = None, settings: TraceSettings | None = None
 ) -> None:
     """Trace the tasks of ``celery_app``: sent ones carry the trace, executed ones continue it.
 
@@ -92,7 +92,7 @@ def instrument(
         signal.connect(handler, weak=False, dispatch_uid=f"{_UID}.{handler.__name__}")
 
 
-def _settings_of(task: Any) -> Optional[TraceSettings]:
+def _settings_of(task: Any) -> TraceSettings | None:
     """The settings of the app ``task`` belongs to, or None when that app is not instrumented."""
     try:
         return _apps.get(getattr(task, "app", None))
@@ -100,7 +100,7 @@ def _settings_of(task: Any) -> Optional[TraceSettings]:
         return None
 
 
-def _before_publish(sender: Any = None, headers: Optional[dict[str, Any]] = None, **_: Any) -> None:
+def _before_publish(sender: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
     ctx = current_trace()
     if ctx is None or headers is None or "id" not in headers:
         return  # outside any trace: the worker starts a root trace of its own
@@ -111,8 +111,8 @@ def _before_publish(sender: Any = None, headers: Optional[dict[str, Any]] = None
 
 def _after_publish(
     sender: Any = None,
-    headers: Optional[dict[str, Any]] = None,
-    routing_key: Optional[str] = None,
+    headers: dict[str, Any] | None = None,
+    routing_key: str | None = None,
     **_: Any,
 ) -> None:
     sending = _sending.get()
@@ -182,7 +182,7 @@ def _task_context(request: Any, settings: TraceSettings, attempt: int) -> TraceC
     return TraceContext(trace_id, span, None, settings.service, settings=settings)
 
 
-def _queue(request: Any) -> Optional[str]:
+def _queue(request: Any) -> str | None:
     info = getattr(request, "delivery_info", None) or {}
     queue = info.get("routing_key") if isinstance(info, dict) else None
     return queue if isinstance(queue, str) else None
@@ -232,7 +232,7 @@ def _on_received(sender: Any = None, request: Any = None, **_: Any) -> None:
 
 
 def _failure(
-    sender: Any = None, task_id: Any = None, exception: Optional[BaseException] = None, **_: Any
+    sender: Any = None, task_id: Any = None, exception: BaseException | None = None, **_: Any
 ) -> None:
     if exception is None:
         return
@@ -284,10 +284,10 @@ def _postrun(sender: Any = None, task_id: Any = None, state: Any = None, **_: An
 def _end(
     ctx: TraceContext,
     msg: dict[str, Any],
-    start: Optional[float],
+    start: float | None,
     state: Any,
-    error: Optional[dict[str, str]],
-    retry_in: Optional[float] = None,
+    error: dict[str, str] | None,
+    retry_in: float | None = None,
 ) -> None:
     end = time.time()
     done: dict[str, Any] = {**msg, "state": str(state), "end_time": end}

@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextvars
 import functools
 import itertools
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, TypeVar
 
-from .settings import DEFAULT_SETTINGS, TraceSettings
+from traced_http.settings import DEFAULT_SETTINGS, TraceSettings
 
 __all__ = ["TraceContext", "activate", "bind", "current_trace", "current_traceid", "deactivate"]
 
@@ -41,10 +41,10 @@ class TraceContext:
         self,
         trace_id: str,
         span_id: str,
-        parent_id: Optional[str] = None,
+        parent_id: str | None = None,
         service: str = "python",
         flags: str = "01",
-        tracestate: Optional[str] = None,
+        tracestate: str | None = None,
         settings: TraceSettings = DEFAULT_SETTINGS,
     ) -> None:
         self.trace_id = trace_id
@@ -68,28 +68,28 @@ class TraceContext:
         )
 
 
-_current: contextvars.ContextVar[Optional[TraceContext]] = contextvars.ContextVar(
+_current: contextvars.ContextVar[TraceContext | None] = contextvars.ContextVar(
     "traced_http_trace", default=None
 )
 
 
-def current_trace() -> Optional[TraceContext]:
+def current_trace() -> TraceContext | None:
     """The active ``TraceContext``, or None outside any trace."""
     return _current.get()
 
 
-def current_traceid() -> Optional[str]:
+def current_traceid() -> str | None:
     """The active trace id, or None outside any trace."""
     ctx = _current.get()
     return None if ctx is None else ctx.trace_id
 
 
-def activate(ctx: Optional[TraceContext]) -> contextvars.Token[Optional[TraceContext]]:
+def activate(ctx: TraceContext | None) -> contextvars.Token[TraceContext | None]:
     """Make ``ctx`` the active trace; pass the token to ``deactivate`` when done."""
     return _current.set(ctx)
 
 
-def deactivate(token: contextvars.Token[Optional[TraceContext]]) -> None:
+def deactivate(token: contextvars.Token[TraceContext | None]) -> None:
     """Restore the trace that was active before ``activate`` (also across nested apps)."""
     try:
         _current.reset(token)

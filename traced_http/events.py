@@ -13,14 +13,14 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, Optional
+from typing import Any
 
-from .context import TraceContext, current_trace
-from .fast_paths import make_event_record
-from .log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
-from .redaction import Redactor
-from .schema import make_event
-from .settings import DEFAULT_SETTINGS
+from traced_http.context import TraceContext, current_trace
+from traced_http.fast_paths import make_event_record
+from traced_http.log_format import LOGGER_NAME, EventMessage, iso_utc, jsonable
+from traced_http.redaction import Redactor
+from traced_http.schema import make_event
+from traced_http.settings import DEFAULT_SETTINGS
 
 __all__ = [
     "add_event",
@@ -47,9 +47,9 @@ def emit(
     event_des: str,
     msg_dict: dict[str, Any],
     remarks: str = "",
-    span: Optional[tuple[str, Optional[str]]] = None,
-    now: Optional[float] = None,
-    service: Optional[str] = None,
+    span: tuple[str, str | None] | None = None,
+    now: float | None = None,
+    service: str | None = None,
 ) -> None:
     """Write one event of ``ctx``; ``span`` is ``(span_id, parent_id)`` for a call's span.
 
@@ -75,9 +75,7 @@ def emit(
     _handle(event, now, ctx.trace_id, span_id)
 
 
-def _handle(
-    event: dict[str, Any], now: float, trace_id: Optional[str], span_id: Optional[str]
-) -> None:
+def _handle(event: dict[str, Any], now: float, trace_id: str | None, span_id: str | None) -> None:
     try:
         # Inside the guard: an application's record factory may raise too.
         record = make_event_record(logger, EventMessage(event), now, trace_id, span_id)
@@ -100,7 +98,7 @@ def error_info(exc: BaseException, redactor: Redactor) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": redactor.text(message)}
 
 
-def add_event(event_des: str, msg_dict: Optional[dict[str, Any]] = None, remarks: str = "") -> None:
+def add_event(event_des: str, msg_dict: dict[str, Any] | None = None, remarks: str = "") -> None:
     """An intermediate event in the active trace; outside any trace it logs with no id.
 
     ``msg_dict`` is copied into a JSON-safe, size-bounded form, so a cycle, bytes or a
@@ -146,7 +144,7 @@ class _Throttle:
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
-    def allow(self, kind: str) -> Optional[int]:
+    def allow(self, kind: str) -> int | None:
         """None to stay silent; else how many reports of this kind were held back."""
         now = time.monotonic()
         with self._lock:

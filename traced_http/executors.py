@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Any, Callable, TypeVar
 
-from .context import bind
+from traced_http.context import bind
 
 __all__ = ["ThreadPoolExecutor"]
 

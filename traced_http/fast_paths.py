@@ -38,7 +38,7 @@ import os
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 if TYPE_CHECKING:  # requests loads on first use: the viewer never needs it
     import requests
@@ -62,8 +62,8 @@ class EnvironmentSettings:
     """``merge_environment_settings`` of one session, with the environment lookup cached."""
 
     def __init__(self) -> None:
-        self._snapshot: Optional[tuple[Optional[str], ...]] = None
-        self._env: dict[tuple[str, Optional[str]], tuple[dict[str, str], Any]] = {}
+        self._snapshot: tuple[str | None, ...] | None = None
+        self._env: dict[tuple[str, str | None], tuple[dict[str, str], Any]] = {}
         self._merged: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def merge(
@@ -179,7 +179,7 @@ _CONSTANTS: dict[str, Any] = {
 }
 
 
-def _process_name() -> Optional[str]:
+def _process_name() -> str | None:
     if not logging.logMultiprocessing:
         return None
     multiprocessing = sys.modules.get("multiprocessing")
@@ -204,8 +204,8 @@ def make_event_record(
     logger: logging.Logger,
     msg: Any,
     now: float,
-    trace_id: Optional[str],
-    span_id: Optional[str],
+    trace_id: str | None,
+    span_id: str | None,
 ) -> logging.LogRecord:
     """An INFO record of ``logger`` for an event written at ``now`` (epoch seconds).
 

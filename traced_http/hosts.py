@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
 from urllib.parse import urlsplit
 
 __all__ = ["HostMatcher"]
@@ -19,7 +18,7 @@ class HostMatcher:
 
     __slots__ = ("_exact", "_match_all", "_suffixes", "_with_port")
 
-    def __init__(self, patterns: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, patterns: Sequence[str] | None = None) -> None:
         self._match_all = patterns is None
         exact, suffixes, with_port = set(), [], set()
         for pattern in patterns or ():

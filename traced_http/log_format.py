@@ -7,11 +7,11 @@ import logging
 import math
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
-from .context import current_trace
-from .fast_paths import strict_json
-from .redaction import REDACTED, Redactor
+from traced_http.context import current_trace
+from traced_http.fast_paths import strict_json
+from traced_http.redaction import REDACTED, Redactor
 
 __all__ = [
     "DEPTH_LIMIT",
@@ -61,7 +61,7 @@ class EventMessage:
 
     def __init__(self, event: dict[str, Any]) -> None:
         self.event = event
-        self.line: Optional[str] = None
+        self.line: str | None = None
 
     def __str__(self) -> str:
         line = self.line
@@ -116,7 +116,7 @@ def _cut(text: str, size: int) -> str:
     return f"{text[:_VALUE_LIMIT]}...[cut, {size} in all]"
 
 
-def jsonable(obj: Any, redactor: Optional[Redactor] = None) -> Any:
+def jsonable(obj: Any, redactor: Redactor | None = None) -> Any:
     """A copy of ``obj`` that JSON can hold: bounded in depth, length and items; no cycles.
 
     The one walker of logged values. With a ``redactor``, the value of every secret-named
@@ -128,7 +128,7 @@ def jsonable(obj: Any, redactor: Optional[Redactor] = None) -> Any:
     return _walk(obj, redactor, 0, set())
 
 
-def _walk(obj: Any, redactor: Optional[Redactor], depth: int, seen: set[int]) -> Any:
+def _walk(obj: Any, redactor: Redactor | None, depth: int, seen: set[int]) -> Any:
     if obj is None or isinstance(obj, (bool, int)):
         return obj
     if isinstance(obj, float):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, MutableMapping, Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
-from .ids import new_trace_id
+from traced_http.ids import new_trace_id
 
 __all__ = [
     "DEFAULT_ID_HEADERS",
@@ -46,7 +46,7 @@ _TS_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c
 _TS_MAX_MEMBERS = 32
 
 
-def valid_plain_id(value: str) -> Optional[str]:
+def valid_plain_id(value: str) -> str | None:
     """The id in a plain trace header (``traceid``, ``X-Request-ID``), or None if invalid.
 
     One value of 1 to 128 characters of ``[A-Za-z0-9._~:+/=@-]`` after trimming spaces
@@ -56,7 +56,7 @@ def valid_plain_id(value: str) -> Optional[str]:
     return value if _PLAIN_ID.fullmatch(value) else None
 
 
-def parse_traceparent(value: str) -> Optional[tuple[str, str, str]]:
+def parse_traceparent(value: str) -> tuple[str, str, str] | None:
     """``(trace_id, parent_id, flags)`` from a ``traceparent`` value, or None if invalid.
 
     Version ``00`` must be exactly 55 characters; ``ff`` is invalid; a higher version is
@@ -81,7 +81,7 @@ def parse_traceparent(value: str) -> Optional[tuple[str, str, str]]:
     return trace_id, parent_id, "%02x" % (int(flags, 16) & 0x03)
 
 
-def parse_tracestate(value: str) -> Optional[str]:
+def parse_tracestate(value: str) -> str | None:
     """The ``tracestate`` to send on, or None when there is nothing valid to send.
 
     ``value`` is the field as the server gives it: several ``tracestate`` fields arrive
@@ -136,9 +136,9 @@ class Incoming(NamedTuple):
     """What the inbound headers said: the id to use and where it came from."""
 
     trace_id: str
-    parent_id: Optional[str]
+    parent_id: str | None
     flags: str
-    tracestate: Optional[str]
+    tracestate: str | None
     source: str
     rejected: tuple[str, ...]
 
@@ -187,7 +187,7 @@ class InboundHeaders:
             rejected.append(name)
         return Incoming(new_trace_id(), None, "01", None, "generated", tuple(rejected))
 
-    def _plain_partner(self, environ: Mapping[str, Any], w3c_id: str) -> Optional[tuple[str, str]]:
+    def _plain_partner(self, environ: Mapping[str, Any], w3c_id: str) -> tuple[str, str] | None:
         """``(plain id, header)`` when a plain header holds the id ``w3c_id`` stands for.
 
         A caller whose trace id is not 32 hex (``req-391``) sends it as ``traceid`` with a
@@ -204,7 +204,7 @@ class InboundHeaders:
         return None
 
 
-def _header_text(value: Any) -> Optional[str]:
+def _header_text(value: Any) -> str | None:
     """A header value as requests accepts it (str or bytes), as text."""
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("latin-1")
@@ -223,7 +223,7 @@ class OutboundHeaders:
         self.all_names = (*self.plain, "traceparent", "tracestate")
 
     def caller_overrides(
-        self, headers: Mapping[str, str], trace_id: Optional[str], tracestate: Optional[str]
+        self, headers: Mapping[str, str], trace_id: str | None, tracestate: str | None
     ) -> bool:
         """True when the caller set a trace header to another value than the current
         trace's (``trace_id`` and its ``tracestate``): the caller took propagation over.
@@ -250,7 +250,7 @@ class OutboundHeaders:
         trace_id: str,
         span_id: str,
         flags: str,
-        tracestate: Optional[str],
+        tracestate: str | None,
     ) -> None:
         """Write the headers for one call span into ``headers`` (a case-insensitive map)."""
         for name in self.plain:

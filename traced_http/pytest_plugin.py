@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .testing import capture_events
+from traced_http.testing import capture_events
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ with ``make_event``; the viewer and the OTLP export read them with the helpers b
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 __all__ = [
     "CALL",
@@ -58,11 +58,11 @@ UNKNOWN = "span"  # seen only through events that do not say (a retry, a user ev
 
 def make_event(
     ts: str,
-    service: Optional[str],
-    traceid: Optional[str],
-    span_id: Optional[str],
-    parent_id: Optional[str],
-    trace_index: Optional[int],
+    service: str | None,
+    traceid: str | None,
+    span_id: str | None,
+    parent_id: str | None,
+    trace_index: int | None,
     event_des: str,
     msg_dict: dict[str, Any],
     remarks: str,
@@ -81,7 +81,7 @@ def make_event(
     }
 
 
-def failed(error: Any, status: Optional[int]) -> bool:
+def failed(error: Any, status: int | None) -> bool:
     """A span failed when an exception was recorded or its status is a server error."""
     return error is not None or (status is not None and status >= 500)
 

@@ -6,19 +6,19 @@ import threading
 from collections.abc import Mapping, Sequence
 from http.client import RemoteDisconnected
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Optional, Union
+from typing import Any
 
 import requests
 from requests import PreparedRequest, Response
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
-from .adapter import Call, TracingAdapter, redirect_root
-from .context import TraceContext, current_trace
-from .events import emit, error_info
-from .fast_paths import EnvironmentSettings
-from .ids import new_span_id
-from .settings import UNSET, OrUnset, given
+from traced_http.adapter import Call, TracingAdapter, redirect_root
+from traced_http.context import TraceContext, current_trace
+from traced_http.events import emit, error_info
+from traced_http.fast_paths import EnvironmentSettings
+from traced_http.ids import new_span_id
+from traced_http.settings import UNSET, OrUnset, given
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -54,10 +54,10 @@ class TracedSession(requests.Session):
         self,
         *,
         timeout: Any = DEFAULT_TIMEOUT,
-        retries: Union[int, Retry, None] = 0,
-        service: OrUnset[Optional[str]] = UNSET,
+        retries: int | Retry | None = 0,
+        service: OrUnset[str | None] = UNSET,
         propagate_headers: OrUnset[Sequence[str]] = UNSET,
-        propagate_to: OrUnset[Optional[Sequence[str]]] = UNSET,
+        propagate_to: OrUnset[Sequence[str] | None] = UNSET,
         capture_bodies: OrUnset[bool] = UNSET,
         body_limit: OrUnset[int] = UNSET,
         redact_headers: OrUnset[Sequence[str]] = UNSET,
@@ -172,7 +172,7 @@ class _ResendOnReusedConnection(TracingAdapter):
         timeout: Any,
         verify: Any,
         cert: Any,
-        proxies: Optional[Mapping[str, str]],
+        proxies: Mapping[str, str] | None,
     ) -> Response:
         request = call.request
         if request.method not in _IDEMPOTENT:
@@ -192,7 +192,7 @@ class _ResendOnReusedConnection(TracingAdapter):
         return super()._transmit(call, stream, timeout, verify, cert, proxies)
 
 
-def _aborted(exc: requests.ConnectionError) -> Optional[str]:
+def _aborted(exc: requests.ConnectionError) -> str | None:
     """How the connection broke, if it was closed or reset before any answer (else None:
     a timeout, a refused connection, a TLS error)."""
     cause = exc.args[0] if exc.args else None
@@ -212,7 +212,7 @@ def _new_default_session() -> TracedSession:
     return session
 
 
-_default: Optional[TracedSession] = None
+_default: TracedSession | None = None
 _default_lock = threading.Lock()
 
 
@@ -228,7 +228,7 @@ def default_session() -> TracedSession:
     return session
 
 
-def set_default_session(session: Optional[TracedSession]) -> None:
+def set_default_session(session: TracedSession | None) -> None:
     """Put ``session`` behind ``traced.get`` & co.; ``None``: a fresh default when next needed."""
     global _default
     with _default_lock:

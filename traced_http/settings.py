@@ -16,11 +16,11 @@ import enum
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, TypeVar, Union
 
-from .hosts import HostMatcher
-from .propagation import DEFAULT_ID_HEADERS, DEFAULT_PROPAGATE_HEADERS, OutboundHeaders
-from .redaction import DEFAULT_REDACT_FIELDS, DEFAULT_REDACT_HEADERS, Redactor
+from traced_http.hosts import HostMatcher
+from traced_http.propagation import DEFAULT_ID_HEADERS, DEFAULT_PROPAGATE_HEADERS, OutboundHeaders
+from traced_http.redaction import DEFAULT_REDACT_FIELDS, DEFAULT_REDACT_HEADERS, Redactor
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
@@ -86,13 +86,13 @@ def check_names(setting: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _service(name: str, value: Any) -> Optional[str]:
+def _service(name: str, value: Any) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise ValueError(f"{name} must be a non-empty string, not {value!r}")
     return value
 
 
-def _names_or_none(name: str, value: Any) -> Optional[tuple[str, ...]]:
+def _names_or_none(name: str, value: Any) -> tuple[str, ...] | None:
     return None if value is None else check_names(name, value)
 
 
@@ -105,7 +105,7 @@ def _header_order(name: str, value: Any) -> tuple[str, ...]:
     return headers
 
 
-def _header_or_none(name: str, value: Any) -> Optional[str]:
+def _header_or_none(name: str, value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{name} must be a header name or None, not {value!r}")
     return value or None
@@ -130,7 +130,7 @@ def _paths(name: str, value: Any) -> tuple[str, ...]:
     return paths
 
 
-def _http_url_or_none(name: str, value: Any) -> Optional[str]:
+def _http_url_or_none(name: str, value: Any) -> str | None:
     if value is not None and not (
         isinstance(value, str) and value.startswith(("http://", "https://"))
     ):
@@ -144,7 +144,7 @@ def _listed(names: Sequence[str]) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "service", "Optional[str]", None, _service,
+        "service", "str | None", None, _service,
         "`service` of every event; see the order below",
         "the app's name", outbound=True,
     ),
@@ -159,12 +159,12 @@ SETTINGS: tuple[Setting, ...] = (
         _listed(DEFAULT_PROPAGATE_HEADERS), outbound=True,
     ),
     Setting(
-        "propagate_to", "Optional[Sequence[str]]", None, _names_or_none,
+        "propagate_to", "Sequence[str] | None", None, _names_or_none,
         "hosts that receive trace headers: `api.internal`, `*.internal`, `localhost:8080`",
         "`None` (all hosts)", outbound=True,
     ),
     Setting(
-        "response_header", "Optional[str]", "traceid", _header_or_none,
+        "response_header", "str | None", "traceid", _header_or_none,
         "response header that echoes the id; `None`: no echo",
         "`traceid`", outbound=False,
     ),
@@ -194,7 +194,7 @@ SETTINGS: tuple[Setting, ...] = (
         "none", outbound=False,
     ),
     Setting(
-        "otlp_endpoint", "Optional[str]", None, _http_url_or_none,
+        "otlp_endpoint", "str | None", None, _http_url_or_none,
         "OpenTelemetry collector that spans are sent to, live (needs the `otlp` extra)",
         "`None`: `OTEL_EXPORTER_OTLP_ENDPOINT`, else none", outbound=False,
     ),
@@ -218,7 +218,7 @@ class TraceSettings:
 
     service: str = DEFAULT_SERVICE  # the schema's None: no name of its own
     propagate_headers: Sequence[str] = _default("propagate_headers")
-    propagate_to: Optional[Sequence[str]] = _default("propagate_to")
+    propagate_to: Sequence[str] | None = _default("propagate_to")
     capture_bodies: bool = _default("capture_bodies")
     body_limit: int = _default("body_limit")
     redact_headers: Sequence[str] = _default("redact_headers")

@@ -15,11 +15,11 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .log_format import LOGGER_NAME, JsonFormatter
-from .viewer.tree import SpanNode, build_tree
+from traced_http.log_format import LOGGER_NAME, JsonFormatter
+from traced_http.viewer.tree import SpanNode, build_tree
 
 if TYPE_CHECKING:
     import responses
@@ -187,7 +187,7 @@ def assert_single_trace(events: Iterable[dict[str, Any]]) -> str:
 
 
 def events_of(
-    events: Iterable[dict[str, Any]], event_des: str, service: Optional[str] = None
+    events: Iterable[dict[str, Any]], event_des: str, service: str | None = None
 ) -> list[dict[str, Any]]:
     """The events of one kind (``start``, ``call``...), optionally of one service."""
     return [

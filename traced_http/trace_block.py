@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any
 
-from .context import TraceContext, activate, deactivate
-from .events import emit, error_info
-from .ids import new_span_id, new_trace_id
-from .propagation import parse_traceparent, valid_plain_id
-from .schema import END, START
-from .settings import DEFAULT_SETTINGS, TraceSettings, service_name
+from traced_http.context import TraceContext, activate, deactivate
+from traced_http.events import emit, error_info
+from traced_http.ids import new_span_id, new_trace_id
+from traced_http.propagation import parse_traceparent, valid_plain_id
+from traced_http.schema import END, START
+from traced_http.settings import DEFAULT_SETTINGS, TraceSettings, service_name
 
 __all__ = ["trace"]
 
@@ -20,10 +20,10 @@ __all__ = ["trace"]
 @contextmanager
 def trace(
     name: str,
-    traceid: Optional[str] = None,
+    traceid: str | None = None,
     *,
-    service: Optional[str] = None,
-    settings: Optional[TraceSettings] = None,
+    service: str | None = None,
+    settings: TraceSettings | None = None,
 ) -> Iterator[TraceContext]:
     """Open a trace for a block of work outside any request (a job, a script).
 
@@ -55,7 +55,7 @@ def trace(
     msg["id_source"] = source
     token = activate(ctx)
     emit(ctx, START, msg)
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     try:
         yield ctx
     except BaseException as exc:

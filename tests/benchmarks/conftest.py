@@ -1,5 +1,7 @@
 """``benchmarks/`` is not an installed package: make it importable from the project root."""
 
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 

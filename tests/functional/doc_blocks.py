@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 _FENCE = re.compile(r"^```(\w*)\s*$")
@@ -34,7 +33,7 @@ class Block:
     lang: str
     code: str
     line: int
-    marker: Optional[str] = None
+    marker: str | None = None
     argument: str = ""
 
 
@@ -82,7 +81,7 @@ def python_programs(page: str) -> list[tuple[int, str]]:
     return programs
 
 
-def marked(page: str, marker: str, argument: Optional[str] = None) -> list[Block]:
+def marked(page: str, marker: str, argument: str | None = None) -> list[Block]:
     """The blocks of ``page`` with this marker (and argument, when given)."""
     return [
         block

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -21,7 +21,7 @@ def rsps(traced_responses: Any) -> Any:
 
 
 @pytest.fixture(params=[None, "orders-env"], ids=["no-env", "OTEL_SERVICE_NAME"])
-def otel_name(request: Any, monkeypatch: pytest.MonkeyPatch) -> Optional[str]:
+def otel_name(request: Any, monkeypatch: pytest.MonkeyPatch) -> str | None:
     if request.param is None:
         monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
     else:

@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 import requests
@@ -185,7 +185,7 @@ def test_nested_trace_blocks_restore_the_outer_one():
 def test_bind_carries_the_request_trace_into_an_executor(rsps, trace_events, make_app, bound):
     app = make_app("gateway")
 
-    def work(n: int) -> Optional[str]:
+    def work(n: int) -> str | None:
         traced.get(URL, params={"n": n})
         return traced.current_traceid()
 

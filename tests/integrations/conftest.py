@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 
@@ -115,7 +115,7 @@ class Worker:
     ) -> dict[str, Any]:
         """The worker's ``event_des`` event of ``task_id`` (matching ``fields``), once written."""
 
-        def found() -> Optional[dict[str, Any]]:
+        def found() -> dict[str, Any] | None:
             for event in self.events():
                 msg = event["msg_dict"]
                 if (

@@ -23,7 +23,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 from load_driver import LONG_ID, Answer
 
@@ -47,20 +47,20 @@ class Event(NamedTuple):
     """The fields of one logged event that the audit reads (a load run logs many)."""
 
     service: str
-    traceid: Optional[str]
-    span_id: Optional[str]
-    parent_id: Optional[str]
+    traceid: str | None
+    span_id: str | None
+    parent_id: str | None
     index: Any
     des: str
-    n: Optional[str] = None
-    id_source: Optional[str] = None
-    rejected: Optional[list[str]] = None
-    traceid_header: Optional[str] = None
-    time: Optional[float] = None
-    error: Optional[str] = None
+    n: str | None = None
+    id_source: str | None = None
+    rejected: list[str] | None = None
+    traceid_header: str | None = None
+    time: float | None = None
+    error: str | None = None
 
     @property
-    def request_span(self) -> Optional[str]:
+    def request_span(self) -> str | None:
         """The span of the request the event belongs to (a call's parent)."""
         return self.parent_id if self.des in ("call", "retry") else self.span_id
 
@@ -161,7 +161,7 @@ def audit_run(answers: list[Answer], logs: Mapping[str, Iterable[Path]]) -> Audi
     events = {service: read_events(service, logs[service], audit) for service in SERVICES}
     starts = {s: {e.span_id: e for e in events[s] if e.des == "start"} for s in SERVICES}
     calls = {s: {e.span_id: e for e in events[s] if e.des == "call"} for s in SERVICES}
-    by_chain: dict[tuple[str, Optional[str]], list[Event]] = defaultdict(list)
+    by_chain: dict[tuple[str, str | None], list[Event]] = defaultdict(list)
     for service in SERVICES:
         for event in events[service]:
             by_chain[service, event.traceid].append(event)
@@ -226,8 +226,8 @@ def _check_answers(answers: list[Answer], audit: Audit) -> tuple[dict[str, int],
 def _check_links(
     event: Event,
     chain_of: Mapping[str, int],
-    starts: Mapping[Optional[str], Event],
-    calls: Mapping[str, Mapping[Optional[str], Event]],
+    starts: Mapping[str | None, Event],
+    calls: Mapping[str, Mapping[str | None, Event]],
     audit: Audit,
 ) -> None:
     """The event belongs to its request's span, and that span to the same chain."""

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 import requests
 from chain_app import READY_PATH
@@ -68,7 +68,7 @@ def running_chain(kind: str, directory: Path) -> Iterator[dict[str, Service]]:
     """A, B and C under gunicorn with worker ``kind``; stopped (bounded) however the block ends."""
     started: list[Service] = []
     try:
-        next_url: Optional[str] = None
+        next_url: str | None = None
         for name in reversed(SERVICES):
             service = start_service(name, kind, next_url, directory)
             started.append(service)
@@ -78,7 +78,7 @@ def running_chain(kind: str, directory: Path) -> Iterator[dict[str, Service]]:
         stop_services(started)
 
 
-def start_service(name: str, kind: str, next_url: Optional[str], directory: Path) -> Service:
+def start_service(name: str, kind: str, next_url: str | None, directory: Path) -> Service:
     """Start one service on a free port, retrying on another port if the port was taken."""
     failures = []
     for attempt in range(START_ATTEMPTS):
@@ -99,7 +99,7 @@ def _spawn(
     name: str,
     kind: str,
     port: int,
-    next_url: Optional[str],
+    next_url: str | None,
     event_log: Path,
     sink: IO[bytes],
 ) -> subprocess.Popen[bytes]:

@@ -13,7 +13,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import requests
 from chain_app import CHAIN_PATH
@@ -33,7 +33,7 @@ class Sent:
 
     n: int
     kind: str
-    traceid: Optional[str]
+    traceid: str | None
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,10 @@ class Answer:
     """What came back for one request (``error`` when no response came at all)."""
 
     sent: Sent
-    status: Optional[int] = None
-    echoed: Optional[str] = None
+    status: int | None = None
+    echoed: str | None = None
     body: Any = None
-    error: Optional[str] = None
+    error: str | None = None
 
 
 def plan(count: int) -> list[Sent]:

@@ -12,7 +12,7 @@ import logging
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional
+from typing import Any
 
 from flask import Flask, Response, g, request
 from requests import PreparedRequest
@@ -129,7 +129,7 @@ class CountingJsonHandler(logging.Handler):
         super().__init__(logging.INFO)
         self.setFormatter(traced.JsonFormatter())
         self.lines = 0
-        self.last: Optional[str] = None
+        self.last: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         self.last = self.format(record)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 from chain_audit import FAULTS, SERVICES, audit_run
@@ -22,7 +22,7 @@ def event(
     service: str,
     traceid: str,
     span: str,
-    parent: Optional[str],
+    parent: str | None,
     index: int,
     des: str,
     **msg: Any,

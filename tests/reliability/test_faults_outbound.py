@@ -12,7 +12,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 import requests
@@ -152,7 +152,7 @@ def _run_caller(app: Flask, url: str) -> dict[str, Any]:
     return outcome
 
 
-def _plain_outcome(url: str, **kwargs: Any) -> tuple[Optional[BaseException], Any]:
+def _plain_outcome(url: str, **kwargs: Any) -> tuple[BaseException | None, Any]:
     with requests.Session() as session:
         try:
             return None, session.get(url, timeout=TIMEOUT, **kwargs)

@@ -9,21 +9,20 @@ export is configured.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from traced_http.log_format import LOGGER_NAME
-
-from .endpoint import export_url, traces_url
+from traced_http.otlp.endpoint import export_url, traces_url
 
 if TYPE_CHECKING:
-    from .live import LiveExport
+    from traced_http.otlp.live import LiveExport
 
 __all__ = ["export_url", "start_configured_export", "traces_url"]
 
 _MISSING = "OTLP export needs the otlp extra: pip install 'traced-http[otlp]'"
 
 
-def start_configured_export(setting: Optional[str]) -> Optional[LiveExport]:
+def start_configured_export(setting: str | None) -> LiveExport | None:
     """Start live export when configured (the setting, else the OTEL variables).
 
     An explicit setting without the ``otlp`` extra is a configuration error, raised now;
@@ -43,6 +42,6 @@ def start_configured_export(setting: Optional[str]) -> Optional[LiveExport]:
             "traced_http: OTEL_EXPORTER_OTLP_ENDPOINT is set but %s; not exporting", _MISSING
         )
         return None
-    from .live import start_export
+    from traced_http.otlp.live import start_export
 
     return start_export(url)

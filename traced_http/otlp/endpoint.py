@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -28,7 +28,7 @@ def traces_url(base: str) -> str:
     return base.rstrip("/") + "/v1/traces"
 
 
-def export_url(setting: Optional[str], environ: Mapping[str, str] = os.environ) -> Optional[str]:
+def export_url(setting: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
     """The traces URL live export sends to, or None when export is off.
 
     The app's own setting wins; else ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` as given; else
@@ -43,7 +43,7 @@ def export_url(setting: Optional[str], environ: Mapping[str, str] = os.environ) 
     return traces_url(base) if base else None
 
 
-def make_exporter(url: str, timeout: Optional[float] = None) -> SpanExporter:
+def make_exporter(url: str, timeout: float | None = None) -> SpanExporter:
     """OpenTelemetry's OTLP/HTTP protobuf span exporter for ``url`` (``otlp`` extra).
 
     It brings the wire format, retries with backoff, gzip, timeouts and the

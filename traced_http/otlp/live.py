@@ -72,7 +72,7 @@ class LiveExport(logging.Handler):
         queue_size: int = QUEUE_SIZE,
         batch_size: int = BATCH_SIZE,
         interval: float = INTERVAL,
-        exporter_factory: Optional[Callable[[str], SpanExporter]] = None,
+        exporter_factory: Callable[[str], SpanExporter] | None = None,
     ) -> None:
         super().__init__(logging.INFO)
         self.url = url
@@ -80,7 +80,7 @@ class LiveExport(logging.Handler):
         self.batch_size = batch_size
         self.interval = interval
         if exporter_factory is None:
-            from .endpoint import make_exporter
+            from traced_http.otlp.endpoint import make_exporter
 
             exporter_factory = make_exporter
         self._factory = exporter_factory
@@ -94,7 +94,7 @@ class LiveExport(logging.Handler):
         self._done = threading.Condition()
         self._start_lock = threading.Lock()
         self._drop_lock = threading.Lock()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._stopping = False
         self._flush_wanted = 0
         self._flushed = 0
@@ -134,7 +134,7 @@ class LiveExport(logging.Handler):
 
     # -- the worker -------------------------------------------------------------------
 
-    def _make_exporter(self) -> Optional[SpanExporter]:
+    def _make_exporter(self) -> SpanExporter | None:
         """Built on the thread that starts export (or the forked child's), never the worker:
         the worker may first run during interpreter shutdown, when imports fail."""
         try:
@@ -145,7 +145,7 @@ class LiveExport(logging.Handler):
 
     def _run(self) -> None:
         exporter = self._exporter
-        from .spans import SpanAssembler
+        from traced_http.otlp.spans import SpanAssembler
 
         self._assembler = SpanAssembler()
         self._batch: list[ReadableSpan] = []
@@ -171,7 +171,7 @@ class LiveExport(logging.Handler):
         if exporter is not None:
             exporter.shutdown()
 
-    def _pass(self, exporter: Optional[SpanExporter], flushing: bool) -> None:
+    def _pass(self, exporter: SpanExporter | None, flushing: bool) -> None:
         """Turn every queued event into spans; export full batches, and the rest when due."""
         queue = self._queue
         assembler = self._assembler
@@ -186,7 +186,7 @@ class LiveExport(logging.Handler):
         self._unfinished = assembler.dropped
         self._report()
 
-    def _export(self, exporter: Optional[SpanExporter]) -> None:
+    def _export(self, exporter: SpanExporter | None) -> None:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
         batch, self._batch = self._batch, []
@@ -270,7 +270,7 @@ def _preload() -> None:
     import opentelemetry.exporter.otlp.proto.http.trace_exporter
     import opentelemetry.sdk.trace.export  # noqa: F401
 
-    from .spans import base_resource
+    from traced_http.otlp.spans import base_resource
 
     base_resource()
 
@@ -339,7 +339,7 @@ def _chain_sigterm() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
-def _on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     _flush_all()
     previous = _previous_sigterm
     if callable(previous):

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from traced_http.otlp.endpoint import traces_url
 from traced_http.viewer.reader import ReadCounts, expand_inputs, input_size, read_events
-
-from .endpoint import traces_url
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -71,7 +70,7 @@ class _Totals:
 class _ExportProgress:
     """One stderr line: input read so far and spans sent (a terminal only)."""
 
-    def __init__(self, stream: TextIO, total_bytes: Optional[int], totals: _Totals) -> None:
+    def __init__(self, stream: TextIO, total_bytes: int | None, totals: _Totals) -> None:
         self._stream = stream
         self._total = total_bytes
         self._totals = totals
@@ -104,8 +103,8 @@ def run_export(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int
     try:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
-        from .endpoint import make_exporter
-        from .spans import SpanAssembler
+        from traced_http.otlp.endpoint import make_exporter
+        from traced_http.otlp.spans import SpanAssembler
     except ImportError:
         sys.stderr.write(
             "traced-http: export needs the otlp extra: pip install 'traced-http[otlp]'\n"

@@ -17,7 +17,7 @@ import calendar
 import functools
 import json
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry.sdk.resources import Resource
@@ -75,7 +75,7 @@ def base_resource() -> Resource:
     return _base
 
 
-_base: Optional[Resource] = None
+_base: Resource | None = None
 
 
 class _Partial:
@@ -84,8 +84,8 @@ class _Partial:
     __slots__ = ("end", "events", "start")
 
     def __init__(self) -> None:
-        self.start: Optional[Event] = None
-        self.end: Optional[Event] = None
+        self.start: Event | None = None
+        self.end: Event | None = None
         self.events: list[Event] = []
 
 
@@ -107,7 +107,7 @@ class SpanAssembler:
         """Spans started and not yet ended (requests in flight, calls being retried)."""
         return len(self._open)
 
-    def add(self, event: Event) -> Optional[ReadableSpan]:
+    def add(self, event: Event) -> ReadableSpan | None:
         """Take one event; return the span it completes, if it completes one."""
         trace_id = event.get("traceid")
         span_id = event.get("span_id")
@@ -165,7 +165,7 @@ class SpanAssembler:
         return spans
 
 
-def local_span(start: Optional[Event], end: Event, events: list[Event]) -> ReadableSpan:
+def local_span(start: Event | None, end: Event, events: list[Event]) -> ReadableSpan:
     """The span of a request (SERVER) or of a ``traced.trace()`` block (INTERNAL)."""
     first = start if start is not None else end
     opened: Mapping[str, Any] = _msg(start) if start is not None else {}
@@ -325,7 +325,7 @@ def _url_attributes(url: str, attributes: dict[str, Any], server: bool) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _host_port(netloc: str) -> tuple[Optional[str], Optional[int]]:
+def _host_port(netloc: str) -> tuple[str | None, int | None]:
     """Host and port of a URL's authority; a service sees few of them, so it is cached."""
     try:
         parts = urlsplit("//" + netloc)
@@ -382,7 +382,7 @@ def _put_any(attributes: dict[str, Any], key: str, value: Any) -> None:
         attributes[key] = json.dumps(value, default=str)[:_ATTRIBUTE_LIMIT]
 
 
-def _seconds_ns(value: Any) -> Optional[int]:
+def _seconds_ns(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return round(value * 1_000_000) * 1000  # the log's times are microseconds
