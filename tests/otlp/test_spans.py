@@ -14,7 +14,7 @@ import traced_http as traced
 from flask_hooks import Tracing
 from traced_http.otlp.spans import SpanAssembler
 from traced_http.propagation import w3c_trace_id
-from traced_http.testing import capture_events
+from traced_http.testing import capture_events, route_to_app
 
 
 def _spans(events: list[dict[str, Any]], assembler: SpanAssembler | None = None) -> list[Any]:
@@ -30,6 +30,10 @@ def app() -> Flask:
     @app.route("/items/<int:item_id>", methods=["GET", "PURGE"])
     def item(item_id: int) -> Any:
         return {"id": item_id}
+
+    @app.route("/status/<int:code>")
+    def status(code: int) -> Any:
+        return "", code
 
     return app
 
@@ -61,6 +65,20 @@ def test_unknown_method_is_other_as_the_conventions_say(app):
     assert span.name == "HTTP"
     assert span.attributes["http.request.method"] == "_OTHER"
     assert span.attributes["http.request.method_original"] == "PURGE"
+
+
+@pytest.mark.parametrize(("code", "server"), [(404, StatusCode.UNSET), (503, StatusCode.ERROR)])
+def test_an_answer_fails_the_client_span_from_4xx_and_the_server_span_from_5xx(
+    app, traced_responses, code, server
+):
+    route_to_app(traced_responses, "http://shop.internal", app)
+    with capture_events() as events:
+        traced.get(f"http://shop.internal/status/{code}")
+    spans = {span.kind: span for span in _spans(events)}
+    assert spans[SpanKind.CLIENT].status.status_code is StatusCode.ERROR
+    assert spans[SpanKind.CLIENT].attributes["error.type"] == str(code)
+    assert spans[SpanKind.SERVER].status.status_code is server
+    assert spans[SpanKind.SERVER].attributes["http.response.status_code"] == code
 
 
 def _closed_port() -> int:
