@@ -12,15 +12,13 @@ import pytest
 
 import traced_http as traced
 from traced_http.propagation import w3c_trace_id
-from traced_http.testing import capture_events, route_to_app
+from traced_http.testing import capture_events, intercept_calls, route_to_app
 from traced_http.viewer.cli import main
 
 
 @pytest.fixture
 def logs(make_app: Callable[..., Any], tmp_path: Path) -> tuple[list[Path], list[dict[str, Any]]]:
     """Two services' logs, one of them gzipped, mixed with other lines; 3 traces."""
-    import responses
-
     billing = make_app("billing")
 
     @billing.route("/charge/<int:n>")
@@ -34,7 +32,7 @@ def logs(make_app: Callable[..., Any], tmp_path: Path) -> tuple[list[Path], list
     def order(n: int) -> Any:
         return traced.get(f"http://billing.test/charge/{n}").json()
 
-    with capture_events() as events, responses.RequestsMock() as rsps:
+    with capture_events() as events, intercept_calls() as rsps:
         route_to_app(rsps, "http://billing.test", billing)
         client = orders.test_client()
         client.get("/orders/1")
