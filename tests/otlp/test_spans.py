@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
+from loopback import closed_url
 from opentelemetry.trace import SpanKind, StatusCode
 
 import traced_http as traced
@@ -81,15 +81,9 @@ def test_an_answer_fails_the_client_span_from_4xx_and_the_server_span_from_5xx(
     assert spans[SpanKind.SERVER].attributes["http.response.status_code"] == code
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_failed_call_outside_a_trace_is_a_root_client_span_in_error():
     with capture_events() as events, pytest.raises(requests.ConnectionError):
-        traced.get(f"http://127.0.0.1:{_closed_port()}/x?token=abc")
+        traced.get(closed_url("/x?token=abc"))
     (span,) = _spans(events)
     assert span.kind is SpanKind.CLIENT
     assert span.parent is None
