@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from clients import adapter_session
 from flask import Flask, Response, redirect, request
 from loopback import closed_url
 
@@ -27,18 +28,10 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SECRET = "hunter2-SECRET"
 
 
-def _adapter_session(**options: Any) -> requests.Session:
-    session = requests.Session()
-    adapter = traced.TracingAdapter(**options)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 CLIENTS: dict[str, Callable[..., Any]] = {
     "traced.get": lambda: traced,
     "TracedSession": traced.TracedSession,
-    "TracingAdapter": _adapter_session,
+    "TracingAdapter": adapter_session,
 }
 
 
@@ -274,7 +267,7 @@ def test_redirect_loop_logs_every_hop_then_too_many_redirects(
 )
 def test_redirect_loop_on_an_sdk_session_logs_the_failure(traced_responses, trace_events):
     traced_responses.add("GET", "http://loop.example/a", status=302, headers={"Location": "/a"})
-    client = _adapter_session()
+    client = adapter_session()
     client.max_redirects = 2
 
     with pytest.raises(requests.TooManyRedirects), traced.trace("job"):

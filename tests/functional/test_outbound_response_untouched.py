@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from clients import adapter_session
 from flask import Flask, Response
 from loopback import RawServer
 
@@ -29,16 +30,10 @@ def _traced_session() -> requests.Session:
     return traced.TracedSession()
 
 
-def _mounted_adapter() -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", traced.TracingAdapter())
-    return session
-
-
 SESSIONS: list[Callable[[], requests.Session]] = [
     requests.Session,
     _traced_session,
-    _mounted_adapter,
+    adapter_session,
 ]
 IDS = ["requests", "TracedSession", "TracingAdapter"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-import requests
+from clients import adapter_session
 from flask import Flask, redirect, request
 
 import traced_http as traced
@@ -59,15 +59,9 @@ def hosts() -> Iterator[tuple[Recorder, str, Recorder, str]]:
         yield allowed, f"http://localhost:{port}", foreign, foreign_url
 
 
-def _plain_with_adapter() -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", traced.TracingAdapter(propagate_to=ALLOWED))
-    return session
-
-
 CLIENTS: dict[str, Callable[[], Any]] = {
     "TracedSession": lambda: traced.TracedSession(propagate_to=ALLOWED, timeout=5),
-    "TracingAdapter": _plain_with_adapter,
+    "TracingAdapter": lambda: adapter_session(propagate_to=ALLOWED),
 }
 
 
