@@ -252,26 +252,29 @@ def run(settings: Settings) -> list[Table]:
     bare, traced = create_app("bare"), create_app("traced")
     columns = ["input", "untraced µs", "traced µs", "added µs", "traced / untraced"]
     inbound = Table("Inbound: CPU µs per hostile request, straight into the WSGI app", columns)
-    worst = ("", 0.0)
-    for name, spec in INBOUND.items():
-        cases = [Case("plain", _wsgi_call(bare, spec)), Case("traced", _wsgi_call(traced, spec))]
+
+    def measure(table: Table, name: str, cases: list[Case]) -> tuple[str, float]:
+        """Add the row of one input; its name and the CPU tracing added."""
         timings = run_interleaved(
             cases, repeats=settings.repeats, batch_seconds=settings.batch_seconds
         )
         row, added = _row(name, timings)
-        inbound.rows.append(row)
-        if added > worst[1] and "reference" not in name:
-            worst = (name, added)
+        table.rows.append(row)
+        return name, added
+
+    results = [
+        measure(
+            inbound,
+            name,
+            [Case("plain", _wsgi_call(bare, spec)), Case("traced", _wsgi_call(traced, spec))],
+        )
+        for name, spec in INBOUND.items()
+    ]
     outbound = Table("Outbound: CPU µs per call with a hostile answer (canned transport)", columns)
-    for name in OUTBOUND:
-        cases = list(_outbound_cases(name))
-        timings = run_interleaved(
-            cases, repeats=settings.repeats, batch_seconds=settings.batch_seconds
-        )
-        row, added = _row(name, timings)
-        outbound.rows.append(row)
-        if added > worst[1] and "reference" not in name:
-            worst = (name, added)
+    results += [measure(outbound, name, list(_outbound_cases(name))) for name in OUTBOUND]
+    worst = max(
+        [("", 0.0), *(row for row in results if "reference" not in row[0])], key=lambda row: row[1]
+    )
     verdict = "within" if worst[1] < TARGET_US else "OVER"
     note = (
         f"worst added CPU: {worst[1]:.0f} µs per request ({worst[0]}), {verdict} the "

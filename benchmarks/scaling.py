@@ -12,6 +12,7 @@ import gc
 import time
 import tracemalloc
 from collections.abc import Sequence
+from typing import Any
 
 from flask import Flask
 
@@ -51,55 +52,45 @@ def run(settings: Settings) -> tuple[list[Table], list[Target]]:
             Target("no memory growth after warm-up", "n/a", None),
         ]
     bare_app = create_app("bare")
-    apps = {"bare": bare_app, "traced": traced_app}
     sizes = Table(
         "Scaling: traced-http (default) overhead (CPU µs) by body size and header count",
         ["case", "bare µs", "traced µs", "overhead µs", "noise µs"],
     )
+
+    def measure(label: str, repeats: int, method: str, path: str, **request: Any) -> float:
+        """Add the row of one request made to the bare and the traced app; its overhead."""
+        bare, traced = (WsgiCall(app, method, path, **request) for app in (bare_app, traced_app))
+        row, added = _overhead_row(label, _compare(bare, traced, settings, repeats))
+        sizes.rows.append(row)
+        return added
+
     overhead: dict[str, float] = {}
-    for label, size in SIZES.items():
-        body = json_blob(size)
-        calls = {
-            name: WsgiCall(app, "POST", "/ingest", data=body, content_type="application/json")
-            for name, app in apps.items()
-        }
-        row, overhead[f"request {label}"] = _overhead_row(
-            f"POST /ingest, {label} JSON request body",
-            _compare(calls["bare"], calls["traced"], settings, settings.big_body_repeats),
-        )
-        sizes.rows.append(row)
-    for label, size in SIZES.items():
-        body = json_blob(size)
-        calls = {
-            name: WsgiCall(app, "POST", "/discard", data=body, content_type="application/json")
-            for name, app in apps.items()
-        }
-        row, overhead[f"unread request {label}"] = _overhead_row(
-            f"POST /discard, {label} JSON request body the view never reads",
-            _compare(calls["bare"], calls["traced"], settings, settings.big_body_repeats),
-        )
-        sizes.rows.append(row)
-    for label, size in SIZES.items():
-        calls = {
-            name: WsgiCall(app, "GET", "/blob", query={"size": str(size)})
-            for name, app in apps.items()
-        }
-        row, overhead[f"response {label}"] = _overhead_row(
-            f"GET /blob, {label} JSON response body",
-            _compare(calls["bare"], calls["traced"], settings, settings.big_body_repeats),
-        )
-        sizes.rows.append(row)
+    # Per body size: (overhead key, request line, what the size is of, sent in the request?)
+    for key, line, sized, sent in (
+        ("request", "POST /ingest", "JSON request body", True),
+        ("unread request", "POST /discard", "JSON request body the view never reads", True),
+        ("response", "GET /blob", "JSON response body", False),
+    ):
+        method, path = line.split()
+        for label, size in SIZES.items():
+            request: dict[str, Any] = (
+                {"data": json_blob(size), "content_type": "application/json"}
+                if sent
+                else {"query": {"size": str(size)}}
+            )
+            overhead[f"{key} {label}"] = measure(
+                f"{line}, {label} {sized}", settings.big_body_repeats, method, path, **request
+            )
     for count in HEADER_COUNTS:
         headers = {f"X-Bench-{i}": f"value-{i}" for i in range(count)}
-        calls = {
-            name: WsgiCall(app, "GET", "/hello", query={"name": "bench"}, headers=headers)
-            for name, app in apps.items()
-        }
-        row, _ = _overhead_row(
+        measure(
             f"GET /hello with {count} extra request headers",
-            _compare(calls["bare"], calls["traced"], settings, settings.repeats),
+            settings.repeats,
+            "GET",
+            "/hello",
+            query={"name": "bench"},
+            headers=headers,
         )
-        sizes.rows.append(row)
     sizes.notes.append(
         "overhead = median of round-by-round differences, noise = half their interquartile "
         "range; /ingest reads the whole body, as a real view would, so its rows include "

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import pytest
 from flask import Flask
+from log_lines import WrittenLines
 
 from flask_hooks import Tracing
 from traced_http import JsonFormatter
@@ -105,6 +106,16 @@ def _quiet_events() -> Iterator[None]:
     logger.setLevel(saved[0])
     logger.handlers = saved[1]
     logger.propagate = saved[2]
+
+
+@pytest.fixture
+def written_lines() -> Iterator[WrittenLines]:
+    """What the ``traced_http`` logger writes during the test, as a log file would hold it."""
+    handler = WrittenLines()
+    logger = logging.getLogger("traced_http")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
 
 
 @pytest.fixture

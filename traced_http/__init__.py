@@ -15,22 +15,20 @@ from traced_http.log_format import JsonFormatter, TraceIdFilter
 from traced_http.settings import TraceSettings
 from traced_http.trace_block import trace
 
-if TYPE_CHECKING:
-    from traced_http.adapter import TracingAdapter
-    from traced_http.executors import ThreadPoolExecutor
-    from traced_http.session import (
-        TracedSession,
-        default_session,
-        delete,
-        get,
-        head,
-        options,
-        patch,
-        post,
-        put,
-        request,
-        set_default_session,
-    )
+if TYPE_CHECKING:  # "as" marks each one exported: __all__ names them only through _OUTBOUND
+    from traced_http.adapter import TracingAdapter as TracingAdapter
+    from traced_http.executors import ThreadPoolExecutor as ThreadPoolExecutor
+    from traced_http.session import TracedSession as TracedSession
+    from traced_http.session import default_session as default_session
+    from traced_http.session import delete as delete
+    from traced_http.session import get as get
+    from traced_http.session import head as head
+    from traced_http.session import options as options
+    from traced_http.session import patch as patch
+    from traced_http.session import post as post
+    from traced_http.session import put as put
+    from traced_http.session import request as request
+    from traced_http.session import set_default_session as set_default_session
 
 # The outbound side imports requests (a tenth of a second): it loads on first use, so
 # that the viewer command and a worker that only logs start fast.
@@ -67,27 +65,15 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "JsonFormatter",
-    "ThreadPoolExecutor",
     "TraceContext",
     "TraceIdFilter",
     "TraceSettings",
-    "TracedSession",
-    "TracingAdapter",
     "add_event",
     "bind",
     "current_trace",
     "current_traceid",
-    "default_session",
-    "delete",
-    "get",
-    "head",
-    "options",
-    "patch",
-    "post",
-    "put",
-    "request",
-    "set_default_session",
     "trace",
     "trace_add_log_record",
+    *_OUTBOUND,
 ]
 __version__ = "0.1.0"

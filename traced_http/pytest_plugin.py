@@ -1,17 +1,21 @@
 """pytest plugin (registered by the ``pytest11`` entry point): tracing fixtures.
 
-``trace_events``: the events written during the test. ``traced_responses``: an active
-``responses.RequestsMock`` (pair it with ``route_to_app`` to chain apps in process).
+``trace_events``: the events written during the test. ``traced_responses``: the test's
+outbound calls kept in the process, ``intercept_calls()`` for the whole test (pair it
+with ``route_to_app`` to chain apps in process).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from traced_http.testing import capture_events
+from traced_http.testing import capture_events, intercept_calls
+
+if TYPE_CHECKING:
+    import responses
 
 
 @pytest.fixture
@@ -22,9 +26,7 @@ def trace_events() -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def traced_responses() -> Iterator[Any]:
-    """A ``responses.RequestsMock`` active for the test; unmatched calls fail the test."""
-    import responses
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+def traced_responses() -> Iterator[responses.RequestsMock]:
+    """The ``responses.RequestsMock`` of ``intercept_calls()``, active for the whole test."""
+    with intercept_calls() as rsps:
         yield rsps

@@ -67,14 +67,25 @@ class Setting:
     type: str  # as written in the signatures, inside OrUnset[...]
     default: Any
     check: Callable[[str, Any], Any]  # (name, value) -> the value to keep; raises naming it
-    doc: str  # one line, for the README's table
-    shown: str  # the default, as the README's table shows it
     outbound: bool  # also a TracedSession / TracingAdapter parameter (a TraceSettings field)
+    doc: str  # one line, for the README's table
+    shown: str = ""  # the default as the README's table shows it; left out: the default itself
+
+    def __post_init__(self) -> None:
+        if not self.shown:
+            object.__setattr__(self, "shown", _shown(self.default))
 
     @property
     def key(self) -> str:
         """The ``app.config`` key."""
         return KEY_PREFIX + self.name.upper()
+
+
+def _shown(default: Any) -> str:
+    """A default as the README's table writes it: names listed in code, else the value."""
+    if isinstance(default, tuple):
+        return ", ".join(f"`{name}`" for name in default) or "none"
+    return f"`{default}`"
 
 
 def check_names(setting: str, value: Any) -> tuple[str, ...]:
@@ -138,66 +149,33 @@ def _http_url_or_none(name: str, value: Any) -> str | None:
     return value
 
 
-def _listed(names: Sequence[str]) -> str:
-    return ", ".join(f"`{name}`" for name in names)
-
-
+# One row a setting: name, type, default, check, whether it is an outbound setting too;
+# then what it does, and the default in words where the default itself would not say.
 SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "service", "str | None", None, _service,
-        "`service` of every event; see the order below",
-        "the app's name", outbound=True,
-    ),
-    Setting(
-        "id_headers", "Sequence[str]", DEFAULT_ID_HEADERS, _header_order,
-        "inbound headers read for the id, in order",
-        _listed(DEFAULT_ID_HEADERS), outbound=False,
-    ),
-    Setting(
-        "propagate_headers", "Sequence[str]", DEFAULT_PROPAGATE_HEADERS, check_names,
-        "headers written on calls (`traceparent` brings `tracestate`)",
-        _listed(DEFAULT_PROPAGATE_HEADERS), outbound=True,
-    ),
-    Setting(
-        "propagate_to", "Sequence[str] | None", None, _names_or_none,
-        "hosts that receive trace headers: `api.internal`, `*.internal`, `localhost:8080`",
-        "`None` (all hosts)", outbound=True,
-    ),
-    Setting(
-        "response_header", "str | None", "traceid", _header_or_none,
-        "response header that echoes the id; `None`: no echo",
-        "`traceid`", outbound=False,
-    ),
-    Setting(
-        "capture_bodies", "bool", True, _flag,
-        "request and response bodies in events",
-        "`True`", outbound=True,
-    ),
-    Setting(
-        "body_limit", "int", DEFAULT_BODY_LIMIT, _size,
-        "bytes of a body read and logged at most",
-        f"`{DEFAULT_BODY_LIMIT}`", outbound=True,
-    ),
-    Setting(
-        "redact_headers", "Sequence[str]", DEFAULT_REDACT_HEADERS, check_names,
-        "headers whose values are never logged",
-        _listed(DEFAULT_REDACT_HEADERS), outbound=True,
-    ),
-    Setting(
-        "redact_fields", "Sequence[str]", DEFAULT_REDACT_FIELDS, check_names,
-        "words that make a field secret",
-        _listed(DEFAULT_REDACT_FIELDS), outbound=True,
-    ),
-    Setting(
-        "exclude_paths", "Sequence[str]", (), _paths,
-        "paths with no trace at all, matched by whole segments: `/health` (not `/healthcare`)",
-        "none", outbound=False,
-    ),
-    Setting(
-        "otlp_endpoint", "str | None", None, _http_url_or_none,
-        "OpenTelemetry collector that spans are sent to, live (needs the `otlp` extra)",
-        "`None`: `OTEL_EXPORTER_OTLP_ENDPOINT`, else none", outbound=False,
-    ),
+    Setting("service", "str | None", None, _service, True,
+            "`service` of every event; see the order below", "the app's name"),
+    Setting("id_headers", "Sequence[str]", DEFAULT_ID_HEADERS, _header_order, False,
+            "inbound headers read for the id, in order"),
+    Setting("propagate_headers", "Sequence[str]", DEFAULT_PROPAGATE_HEADERS, check_names, True,
+            "headers written on calls (`traceparent` brings `tracestate`)"),
+    Setting("propagate_to", "Sequence[str] | None", None, _names_or_none, True,
+            "hosts that receive trace headers: `api.internal`, `*.internal`, `localhost:8080`",
+            "`None` (all hosts)"),
+    Setting("response_header", "str | None", "traceid", _header_or_none, False,
+            "response header that echoes the id; `None`: no echo"),
+    Setting("capture_bodies", "bool", True, _flag, True,
+            "request and response bodies in events"),
+    Setting("body_limit", "int", DEFAULT_BODY_LIMIT, _size, True,
+            "bytes of a body read and logged at most"),
+    Setting("redact_headers", "Sequence[str]", DEFAULT_REDACT_HEADERS, check_names, True,
+            "headers whose values are never logged"),
+    Setting("redact_fields", "Sequence[str]", DEFAULT_REDACT_FIELDS, check_names, True,
+            "words that make a field secret"),
+    Setting("exclude_paths", "Sequence[str]", (), _paths, False,
+            "paths with no trace at all, matched by whole segments: `/health` (not `/healthcare`)"),
+    Setting("otlp_endpoint", "str | None", None, _http_url_or_none, False,
+            "OpenTelemetry collector that spans are sent to, live (needs the `otlp` extra)",
+            "`None`: `OTEL_EXPORTER_OTLP_ENDPOINT`, else none"),
 )  # fmt: skip
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -1,9 +1,10 @@
 """Testing kit: capture the events of a test, and serve a whole chain in one process.
 
 ``capture_events()`` is the real logging path (the same ``JsonFormatter``), not a fake:
-what a test sees is what the log would hold. ``route_to_app`` lets ``responses`` hand
-outbound calls to a Flask app's test client, so gateway -> orders -> billing runs in
-one thread, each app with its own ``Tracing``, and forms one trace.
+what a test sees is what the log would hold. ``intercept_calls()`` keeps a block's
+outbound calls in the process (through ``responses``), and ``route_to_app`` hands those
+to a Flask app's test client, so gateway -> orders -> billing runs in one thread, each
+app with its own ``Tracing``, and forms one trace.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "build_tree",
     "capture_events",
     "events_of",
+    "intercept_calls",
     "route_to_app",
     "serve_app",
 ]
@@ -69,6 +71,20 @@ def capture_events() -> Iterator[list[dict[str, Any]]]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+@contextmanager
+def intercept_calls() -> Iterator[responses.RequestsMock]:
+    """Keep the block's outbound calls in the process; yield the ``responses.RequestsMock``.
+
+    A call is answered by a route added to it (``route_to_app``, ``rsps.add``); any other
+    fails with ``requests.ConnectionError``, as a host that is down would. Routes need not
+    all be called. The ``traced_responses`` fixture is this block around a whole test.
+    """
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
 
 
 def route_to_app(rsps: responses.RequestsMock, base_url: str, app: Flask) -> None:

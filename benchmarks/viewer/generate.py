@@ -177,43 +177,36 @@ class _Trace:
         )
         to_inventory = self.span()
         attempt_start = t + 0.003
-        if retried:
+        # A retried call's first attempt gets a 503 and a retry event; the last one, a 200.
+        attempts = [(0.5, 503), (0.9, 200)] if retried else [(0.9, 200)]
+        for share, status in attempts:
             self.request(
                 "inventory",
                 "GET",
                 f"/stock/{order_id}",
                 to_inventory,
                 attempt_start,
-                inv_time * 0.5,
-                503,
+                inv_time * share,
+                status,
             )
             self.end()
-            self.emit(
-                attempt_start + inv_time * 0.6,
-                "orders",
-                to_inventory,
-                orders,
-                orders,
-                "retry",
-                {
-                    "method": "GET",
-                    "url": f"http://inventory.internal/stock/{order_id}",
-                    "attempt": 1,
-                    "reason": "status 503",
-                    "status": 503,
-                },
-            )
-            attempt_start += inv_time
-        self.request(
-            "inventory",
-            "GET",
-            f"/stock/{order_id}",
-            to_inventory,
-            attempt_start,
-            inv_time * 0.9,
-            200,
-        )
-        self.end()
+            if status == 503:
+                self.emit(
+                    attempt_start + inv_time * 0.6,
+                    "orders",
+                    to_inventory,
+                    orders,
+                    orders,
+                    "retry",
+                    {
+                        "method": "GET",
+                        "url": f"http://inventory.internal/stock/{order_id}",
+                        "attempt": 1,
+                        "reason": "status 503",
+                        "status": 503,
+                    },
+                )
+                attempt_start += inv_time
         self.call(
             "orders",
             orders,

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from clients import adapter_session
 from flask import Flask, jsonify, request
 from urllib3.util.retry import Retry
 
@@ -60,15 +61,9 @@ def flaky(flaky_server: tuple[Flaky, str]) -> Callable[[int], tuple[Flaky, str]]
     return start
 
 
-def _adapter_session(retries: Any) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", traced.TracingAdapter(max_retries=retries))
-    return session
-
-
 CLIENTS: dict[str, Callable[[Any], Any]] = {
     "TracedSession": lambda retries: traced.TracedSession(retries=retries),
-    "TracingAdapter": _adapter_session,
+    "TracingAdapter": lambda retries: adapter_session(max_retries=retries),
 }
 POLICIES = {
     "int": lambda: 2,

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from clients import adapter_session
 
 import traced_http as traced
 from traced_http.testing import assert_single_trace, events_of, serve_app
@@ -17,12 +18,6 @@ from traced_http.testing import assert_single_trace, events_of, serve_app
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 ALLOWED = ["api.internal", "*.corp.example", "billing:8080"]
 TRACE_HEADERS = ("traceid", "traceparent", "tracestate")
-
-
-def _adapter_session(**options: Any) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", traced.TracingAdapter(**options))
-    return session
 
 
 def _run(kind: str, make_app: Callable[..., Any], work: Callable[[Any], None]) -> None:
@@ -33,7 +28,7 @@ def _run(kind: str, make_app: Callable[..., Any], work: Callable[[Any], None]) -
     """
     if kind.startswith("app-"):
         app = make_app("gateway", propagate_to=ALLOWED)
-        client = traced if kind == "app-traced.get" else _adapter_session()
+        client = traced if kind == "app-traced.get" else adapter_session()
 
         @app.route("/")
         def view() -> str:
@@ -45,7 +40,7 @@ def _run(kind: str, make_app: Callable[..., Any], work: Callable[[Any], None]) -
     if kind == "TracedSession":
         client = traced.TracedSession(propagate_to=ALLOWED)
     else:
-        client = _adapter_session(propagate_to=ALLOWED)
+        client = adapter_session(propagate_to=ALLOWED)
     with traced.trace("job", traceid=TRACE_ID):
         work(client)
 

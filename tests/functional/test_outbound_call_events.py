@@ -16,7 +16,9 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from clients import adapter_session
 from flask import Flask, Response, redirect, request
+from loopback import closed_url
 
 import traced_http as traced
 from traced_http.redaction import REDACTED
@@ -26,18 +28,10 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SECRET = "hunter2-SECRET"
 
 
-def _adapter_session(**options: Any) -> requests.Session:
-    session = requests.Session()
-    adapter = traced.TracingAdapter(**options)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 CLIENTS: dict[str, Callable[..., Any]] = {
     "traced.get": lambda: traced,
     "TracedSession": traced.TracedSession,
-    "TracingAdapter": _adapter_session,
+    "TracingAdapter": adapter_session,
 }
 
 
@@ -198,11 +192,9 @@ def test_failure_is_logged_then_the_original_exception_is_raised(
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on: connecting is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def refused() -> str:
+    """The base URL of a port nothing listens on: connecting is refused at once."""
+    return closed_url()
 
 
 @pytest.fixture
@@ -215,8 +207,8 @@ def silent_server() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("client_name", list(CLIENTS))
-def test_connection_refused_is_logged_and_raised(trace_events, closed_port, client_name):
-    url = f"http://127.0.0.1:{closed_port}/x"
+def test_connection_refused_is_logged_and_raised(trace_events, refused, client_name):
+    url = f"{refused}/x"
 
     with pytest.raises(requests.exceptions.ConnectionError) as raised:
         CLIENTS[client_name]().get(url, timeout=5)
@@ -275,7 +267,7 @@ def test_redirect_loop_logs_every_hop_then_too_many_redirects(
 )
 def test_redirect_loop_on_an_sdk_session_logs_the_failure(traced_responses, trace_events):
     traced_responses.add("GET", "http://loop.example/a", status=302, headers={"Location": "/a"})
-    client = _adapter_session()
+    client = adapter_session()
     client.max_redirects = 2
 
     with pytest.raises(requests.TooManyRedirects), traced.trace("job"):
@@ -285,9 +277,9 @@ def test_redirect_loop_on_an_sdk_session_logs_the_failure(traced_responses, trac
     assert [e["msg_dict"]["error"]["type"] for e in errors] == ["TooManyRedirects"]
 
 
-def test_secret_query_fields_are_redacted_in_error_messages_too(trace_events, closed_port):
+def test_secret_query_fields_are_redacted_in_error_messages_too(trace_events, refused):
     # requests' message repeats the path and query: "... Max retries exceeded with url: /x?..."
-    url = f"http://127.0.0.1:{closed_port}/x?access_token=tok-secret-value&q=1"
+    url = f"{refused}/x?access_token=tok-secret-value&q=1"
 
     with pytest.raises(requests.ConnectionError) as raised, traced.trace("job"):
         traced.get(url, timeout=5)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from clients import adapter_session
 from flask import g, jsonify, request
 
 import traced_http as traced
@@ -23,18 +24,10 @@ URL = "http://api.example/items"
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options", "request"]
 
 
-def _adapter_session(**options: Any) -> requests.Session:
-    session = requests.Session()
-    adapter = traced.TracingAdapter(**options)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 CLIENTS: dict[str, Callable[..., Any]] = {
     "traced.get": lambda **options: traced,
     "TracedSession": lambda **options: traced.TracedSession(**options),
-    "TracingAdapter": _adapter_session,
+    "TracingAdapter": adapter_session,
 }
 
 

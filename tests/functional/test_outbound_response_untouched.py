@@ -10,13 +10,14 @@ from __future__ import annotations
 import gc
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
 import requests
+from clients import adapter_session
 from flask import Flask, Response
+from loopback import RawServer
 
 import traced_http as traced
 from traced_http.testing import capture_events, events_of, serve_app
@@ -29,16 +30,10 @@ def _traced_session() -> requests.Session:
     return traced.TracedSession()
 
 
-def _mounted_adapter() -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", traced.TracingAdapter())
-    return session
-
-
 SESSIONS: list[Callable[[], requests.Session]] = [
     requests.Session,
     _traced_session,
-    _mounted_adapter,
+    adapter_session,
 ]
 IDS = ["requests", "TracedSession", "TracingAdapter"]
 
@@ -82,58 +77,34 @@ def test_a_mislabelled_redirect_is_followed(make_session: Any, base: str) -> Non
         assert hops[1]["msg_dict"]["response_data"] == {"ok": True}
 
 
-class SlowBodyServer:
-    """Sends the headers at once and the body ``GAP`` seconds later, once per connection."""
+BODY = b"0123456789"
 
-    body = b"0123456789"
 
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(WAIT)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self.listener.accept()
-        except OSError:
-            return
-        with conn:
-            conn.settimeout(WAIT)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-                b"Content-Length: %d\r\n\r\n" % len(self.body)
-            )
-            time.sleep(GAP)  # the transfer time of a large body
-            conn.sendall(self.body)
-
-    def close(self) -> None:
-        self.thread.join(timeout=WAIT + GAP)
-        self.listener.close()
+def _slow_body(conn: socket.socket, stopping: threading.Event) -> None:
+    """The headers at once, the body ``GAP`` seconds later."""
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(BODY)
+    )
+    stopping.wait(GAP)  # the transfer time of a large body
+    conn.sendall(BODY)
 
 
 @pytest.fixture
-def slow() -> Iterator[SlowBodyServer]:
-    server = SlowBodyServer()
+def slow() -> Iterator[RawServer]:
+    server = RawServer(_slow_body)
     try:
         yield server
     finally:
-        server.close()
+        server.stop()
 
 
 @pytest.mark.parametrize("make_session", SESSIONS, ids=IDS)
-def test_elapsed_is_the_time_to_the_headers(make_session: Any, slow: SlowBodyServer) -> None:
+def test_elapsed_is_the_time_to_the_headers(make_session: Any, slow: RawServer) -> None:
     with capture_events() as events, make_session() as session:
         answer = session.get(slow.url, timeout=WAIT)
 
-    assert answer.content == slow.body
+    assert answer.content == BODY
     assert answer.elapsed.total_seconds() < GAP
     if make_session is not requests.Session:
         (call,) = events_of(events, "call")
@@ -142,7 +113,7 @@ def test_elapsed_is_the_time_to_the_headers(make_session: Any, slow: SlowBodySer
 
 
 @pytest.mark.parametrize("make_session", SESSIONS, ids=IDS)
-def test_a_response_hook_reads_the_raw_body(make_session: Any, slow: SlowBodyServer) -> None:
+def test_a_response_hook_reads_the_raw_body(make_session: Any, slow: RawServer) -> None:
     seen: list[bytes] = []
 
     def hook(response: requests.Response, **kwargs: Any) -> None:
@@ -151,7 +122,7 @@ def test_a_response_hook_reads_the_raw_body(make_session: Any, slow: SlowBodySer
     with capture_events() as events, make_session() as session:
         answer = session.get(slow.url, timeout=WAIT, hooks={"response": hook})
 
-    assert seen == [slow.body]
+    assert seen == [BODY]
     assert answer.content == b""  # as requests: the hook consumed it
     if make_session is not requests.Session:
         assert len(events_of(events, "call")) == 1

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import pytest
-import requests
+from clients import adapter_session
 from flask import Flask, jsonify, request
 
 import traced_http as traced
@@ -22,16 +22,10 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN = "00f067aa0ba902b7"
 
 
-def _adapter_session() -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", traced.TracingAdapter())
-    return session
-
-
 CLIENTS: dict[str, Callable[[], Any]] = {
     "traced.get": lambda: traced,
     "TracedSession": traced.TracedSession,
-    "TracingAdapter": _adapter_session,
+    "TracingAdapter": adapter_session,
 }
 
 

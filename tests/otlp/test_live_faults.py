@@ -8,11 +8,11 @@ counted as dropped, or counted as not delivered.
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import pytest
 from flask import Flask
+from loopback import closed_url
 
 from flask_hooks import Tracing
 from traced_http.otlp import traces_url
@@ -60,15 +60,9 @@ def _app(base_url: str) -> Flask:
     return app
 
 
-def _closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 def test_backend_down_many_requests_bounded_and_counted(watch, caplog, monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.5")  # fail each batch fast
-    base = _closed_port_url()
+    base = closed_url()
     export = start_export(traces_url(base), queue_size=QUEUE)
     client = _app(base).test_client()
     deepest = 0

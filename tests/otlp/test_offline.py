@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from loopback import closed_url
 
 import traced_http as traced
 from traced_http.propagation import w3c_trace_id
-from traced_http.testing import capture_events, route_to_app
+from traced_http.testing import capture_events, intercept_calls, route_to_app
 from traced_http.viewer.cli import main
 
 
 @pytest.fixture
 def logs(make_app: Callable[..., Any], tmp_path: Path) -> tuple[list[Path], list[dict[str, Any]]]:
     """Two services' logs, one of them gzipped, mixed with other lines; 3 traces."""
-    import responses
-
     billing = make_app("billing")
 
     @billing.route("/charge/<int:n>")
@@ -34,7 +32,7 @@ def logs(make_app: Callable[..., Any], tmp_path: Path) -> tuple[list[Path], list
     def order(n: int) -> Any:
         return traced.get(f"http://billing.test/charge/{n}").json()
 
-    with capture_events() as events, responses.RequestsMock() as rsps:
+    with capture_events() as events, intercept_calls() as rsps:
         route_to_app(rsps, "http://billing.test", billing)
         client = orders.test_client()
         client.get("/orders/1")
@@ -65,11 +63,8 @@ def test_export_sends_every_span_once_with_the_log_ids(logs, receiver, capsys):
 
 def test_undeliverable_spans_exit_non_zero_with_a_count(logs, monkeypatch, capsys):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.5")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     paths, _ = logs
-    status = main(["export", "--otlp", closed, *map(str, paths)])
+    status = main(["export", "--otlp", closed_url(), *map(str, paths)])
     assert status == 1
     assert "9 spans could not be delivered" in capsys.readouterr().out
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
+from loopback import closed_url
 from opentelemetry.trace import SpanKind, StatusCode
 
 import traced_http as traced
 from flask_hooks import Tracing
 from traced_http.otlp.spans import SpanAssembler
 from traced_http.propagation import w3c_trace_id
-from traced_http.testing import capture_events
+from traced_http.testing import capture_events, route_to_app
 
 
 def _spans(events: list[dict[str, Any]], assembler: SpanAssembler | None = None) -> list[Any]:
@@ -30,6 +30,10 @@ def app() -> Flask:
     @app.route("/items/<int:item_id>", methods=["GET", "PURGE"])
     def item(item_id: int) -> Any:
         return {"id": item_id}
+
+    @app.route("/status/<int:code>")
+    def status(code: int) -> Any:
+        return "", code
 
     return app
 
@@ -63,15 +67,23 @@ def test_unknown_method_is_other_as_the_conventions_say(app):
     assert span.attributes["http.request.method_original"] == "PURGE"
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.mark.parametrize(("code", "server"), [(404, StatusCode.UNSET), (503, StatusCode.ERROR)])
+def test_an_answer_fails_the_client_span_from_4xx_and_the_server_span_from_5xx(
+    app, traced_responses, code, server
+):
+    route_to_app(traced_responses, "http://shop.internal", app)
+    with capture_events() as events:
+        traced.get(f"http://shop.internal/status/{code}")
+    spans = {span.kind: span for span in _spans(events)}
+    assert spans[SpanKind.CLIENT].status.status_code is StatusCode.ERROR
+    assert spans[SpanKind.CLIENT].attributes["error.type"] == str(code)
+    assert spans[SpanKind.SERVER].status.status_code is server
+    assert spans[SpanKind.SERVER].attributes["http.response.status_code"] == code
 
 
 def test_failed_call_outside_a_trace_is_a_root_client_span_in_error():
     with capture_events() as events, pytest.raises(requests.ConnectionError):
-        traced.get(f"http://127.0.0.1:{_closed_port()}/x?token=abc")
+        traced.get(closed_url("/x?token=abc"))
     (span,) = _spans(events)
     assert span.kind is SpanKind.CLIENT
     assert span.parent is None

@@ -8,7 +8,6 @@ caller is a traced Flask view that makes the call and reports what it got back; 
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -17,74 +16,13 @@ from typing import Any, Callable
 import pytest
 import requests
 from flask import Flask, jsonify
+from loopback import RawServer, closed_url
 from urllib3.util.retry import Retry
 
 import traced_http as traced
 from traced_http.testing import events_of, serve_app
 
 TIMEOUT = 0.5
-
-
-class RawServer:
-    """A one-behaviour TCP server on 127.0.0.1: ``answer(conn)`` handles each connection.
-
-    ``stop()`` wakes every handler (connections are closed from outside), so a hanging
-    handler never outlives the test.
-    """
-
-    def __init__(self, answer: Callable[[socket.socket, threading.Event], None]) -> None:
-        self.answer = answer
-        self.stopping = threading.Event()
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/data?x=1"
-        self.conns: list[socket.socket] = []
-        self.threads: list[threading.Thread] = []
-        self.accepter = threading.Thread(target=self._accept, daemon=True)
-        self.accepter.start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self.threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            _read_request_head(conn)
-            self.answer(conn, self.stopping)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        self.listener.close()
-        for conn in self.conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self.accepter.join(timeout=5)
-        for thread in self.threads:
-            thread.join(timeout=5)
-
-
-def _read_request_head(conn: socket.socket) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        data += chunk
 
 
 def _hang(conn: socket.socket, stopping: threading.Event) -> None:
@@ -107,7 +45,7 @@ def raw_server() -> Iterator[Callable[[Callable[[socket.socket, threading.Event]
     servers: list[RawServer] = []
 
     def start(answer: Callable[[socket.socket, threading.Event], None]) -> str:
-        server = RawServer(answer)
+        server = RawServer(answer, path="/data?x=1")
         servers.append(server)
         return server.url
 
@@ -118,12 +56,7 @@ def raw_server() -> Iterator[Callable[[Callable[[socket.socket, threading.Event]
 
 @pytest.fixture
 def refused_url() -> str:
-    """A port on 127.0.0.1 that nothing listens on (bound, then closed)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/data"
+    return closed_url("/data")
 
 
 def _caller_app(make_app: Callable[..., Flask], call: Callable[[str], requests.Response]) -> Flask:

@@ -10,9 +10,7 @@ linearly with their input (a ratio of operation times, never an absolute time).
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,11 +21,11 @@ import requests
 from flask import Flask, Response, request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from log_lines import WrittenLines
 
 import traced_http as traced
 from flask_hooks import Tracing
 from traced_http.bodies import capture, form_fields
-from traced_http.log_format import LOGGER_NAME
 from traced_http.redaction import Redactor
 from traced_http.testing import serve_app
 
@@ -113,32 +111,6 @@ def hostile_request(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-class Lines(logging.Handler):
-    """Every record of the ``traced_http`` logger, as the JSON formatter writes it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stream = io.StringIO()
-        self.setFormatter(traced.JsonFormatter())
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream.write(self.format(record) + "\n")
-
-    def take(self) -> list[str]:
-        text = self.stream.getvalue()
-        self.stream = io.StringIO()
-        return text.splitlines()
-
-
-@pytest.fixture
-def lines() -> Iterator[Lines]:
-    handler = Lines()
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-
-
 def assert_clean(lines: list[str], expected_events: int) -> None:
     """One JSON object per line, the expected number of events, no planted secret."""
     assert len(lines) == expected_events
@@ -180,15 +152,17 @@ def _send(app: Flask, req: dict[str, Any]) -> Any:
 
 @FUZZ
 @given(hostile_request())
-def test_hooks_stay_harmless_under_hostile_requests(lines: Lines, req: dict[str, Any]) -> None:
+def test_hooks_stay_harmless_under_hostile_requests(
+    written_lines: WrittenLines, req: dict[str, Any]
+) -> None:
     expected = _send(BARE, req)
-    lines.take()
+    written_lines.take()
 
     got = _send(TRACED, req)
 
     assert (got.status_code, got.data) == (expected.status_code, expected.data)
     assert got.headers["X-Token"] == expected.headers["X-Token"]
-    assert_clean(lines.take(), 2)
+    assert_clean(written_lines.take(), 2)
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +181,7 @@ def hostile_downstream() -> Iterator[str]:
 @FUZZ
 @given(planted_body(), st.sampled_from(["GET", "POST"]), secret)
 def test_session_stays_harmless_under_hostile_answers(
-    lines: Lines,
+    written_lines: WrittenLines,
     hostile_downstream: str,
     body: tuple[str, bytes],
     method: str,
@@ -217,13 +191,13 @@ def test_session_stays_harmless_under_hostile_answers(
     url = f"{hostile_downstream}/answer?token={query_secret}#access_token={query_secret}"
     kwargs = {"data": data, "headers": {"X-Answer-Type": content_type}}
     expected = requests.post(url, **kwargs)  # type: ignore[arg-type]
-    lines.take()
+    written_lines.take()
 
     got = traced.post(url, **kwargs)  # type: ignore[arg-type]
 
     assert (got.status_code, got.content) == (expected.status_code, expected.content)
     assert got.headers["Content-Type"] == expected.headers["Content-Type"]
-    assert_clean(lines.take(), 1)
+    assert_clean(written_lines.take(), 1)
 
 
 # Scanners and the inputs that made them super-linear, by the number of repeats.

@@ -7,7 +7,6 @@ written must still be one JSON object of printable ASCII, so that a forged secon
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any, Callable
 
 import pytest
 from flask import Flask, Response, request
+from log_lines import WrittenLines
 
 import traced_http as traced
 from traced_http.log_format import LOGGER_NAME
@@ -25,34 +25,11 @@ NASTY = ["line1\nline2", 'say "hi"', "\x1b[31mred\x1b[0m", "nul\x00byte", "cr\rr
 NASTY_TEXT = "".join(NASTY) + "\u2028\u2029\x85"
 
 
-class LineCounter(logging.Handler):
-    """Writes each record through the JSON formatter to a stream, and counts them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stream = io.StringIO()
-        self.records = 0
-        self.setFormatter(traced.JsonFormatter())
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records += 1
-        self.stream.write(self.format(record) + "\n")
-
-
-@pytest.fixture
-def written() -> Iterator[LineCounter]:
-    handler = LineCounter()
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-
-
-def _assert_one_line_per_record(handler: LineCounter) -> list[dict[str, Any]]:
-    text = handler.stream.getvalue()
+def _assert_one_line_per_record(written: WrittenLines) -> list[dict[str, Any]]:
+    text = written.text
     lines = text.split("\n")[:-1]
-    assert len(lines) == handler.records > 0
-    assert len(text.splitlines()) == handler.records  # no \r, \x85, \u2028... either
+    assert len(lines) == len(written.formatted) > 0
+    assert len(text.splitlines()) == len(written.formatted)  # no \r, \x85, \u2028... either
     parsed = []
     for line in lines:
         assert all(" " <= char <= "~" for char in line), repr(line)
@@ -83,7 +60,7 @@ def test_hostile_inbound_and_outbound_data_never_split_an_event_line(
     id_header: str,
     make_app: Callable[..., Flask],
     downstream: str,
-    written: LineCounter,
+    written_lines: WrittenLines,
 ) -> None:
     app = make_app("svc")
 
@@ -110,7 +87,7 @@ def test_hostile_inbound_and_outbound_data_never_split_an_event_line(
 
     assert response.status_code == 200
     assert not_found.status_code == 404
-    events = _assert_one_line_per_record(written)
+    events = _assert_one_line_per_record(written_lines)
     kinds = [e.get("event_des") for e in events]
     assert kinds.count("start") == kinds.count("end") == 2
     assert kinds.count("call") == 2
@@ -121,7 +98,7 @@ def test_hostile_inbound_and_outbound_data_never_split_an_event_line(
 
 
 def test_hostile_text_in_a_call_error_and_a_trace_block_error_stays_on_one_line(
-    written: LineCounter,
+    written_lines: WrittenLines,
 ) -> None:
     with pytest.raises(ValueError), traced.trace(NASTY_TEXT):
         raise ValueError(NASTY_TEXT)
@@ -129,4 +106,4 @@ def test_hostile_text_in_a_call_error_and_a_trace_block_error_stays_on_one_line(
         traced.get("http://127.0.0.1:1/" + NASTY_TEXT.replace("\x00", ""), timeout=1)
     except Exception as exc:
         assert exc is not None
-    _assert_one_line_per_record(written)
+    _assert_one_line_per_record(written_lines)

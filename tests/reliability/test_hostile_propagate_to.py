@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from clients import adapter_session
 from flask import Flask, redirect, request
 
 import traced_http as traced
@@ -59,28 +60,29 @@ def hosts() -> Iterator[tuple[Recorder, str, Recorder, str]]:
         yield allowed, f"http://localhost:{port}", foreign, foreign_url
 
 
-def _plain_with_adapter() -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", traced.TracingAdapter(propagate_to=ALLOWED))
-    return session
-
-
 CLIENTS: dict[str, Callable[[], Any]] = {
     "TracedSession": lambda: traced.TracedSession(propagate_to=ALLOWED, timeout=5),
-    "TracingAdapter": _plain_with_adapter,
+    "TracingAdapter": lambda: adapter_session(propagate_to=ALLOWED),
 }
+
+
+@pytest.fixture(params=sorted(CLIENTS))
+def session(request: pytest.FixtureRequest) -> requests.Session:
+    """A client following ``propagate_to=ALLOWED``: each of ``CLIENTS`` in turn."""
+    client: requests.Session = CLIENTS[request.param]()
+    return client
 
 
 def _trace_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k in TRACE_HEADERS}
 
 
-@pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_foreign_host_gets_no_trace_header_even_one_the_caller_set(
-    client: str, hosts: tuple[Recorder, str, Recorder, str], trace_events: list[dict[str, Any]]
+    session: requests.Session,
+    hosts: tuple[Recorder, str, Recorder, str],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     allowed, allowed_url, foreign, foreign_url = hosts
-    session = CLIENTS[client]()
     with traced.trace("job"):
         trace_id = traced.current_traceid()
         session.get(foreign_url + "/echo", headers={"traceid": trace_id}, timeout=5)
@@ -93,12 +95,12 @@ def test_a_foreign_host_gets_no_trace_header_even_one_the_caller_set(
     assert to_allowed["traceparent"].split("-")[1] == trace_id
 
 
-@pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_redirect_from_an_allowed_host_to_a_foreign_one_drops_every_trace_header(
-    client: str, hosts: tuple[Recorder, str, Recorder, str], trace_events: list[dict[str, Any]]
+    session: requests.Session,
+    hosts: tuple[Recorder, str, Recorder, str],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     allowed, allowed_url, foreign, foreign_url = hosts
-    session = CLIENTS[client]()
     with traced.trace("job"):
         trace_id = traced.current_traceid()
         response = session.get(
@@ -119,12 +121,12 @@ def test_a_redirect_from_an_allowed_host_to_a_foreign_one_drops_every_trace_head
     assert calls[0]["span_id"] != calls[1]["span_id"]
 
 
-@pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_redirect_from_a_foreign_host_back_to_an_allowed_one_traces_that_hop(
-    client: str, hosts: tuple[Recorder, str, Recorder, str], trace_events: list[dict[str, Any]]
+    session: requests.Session,
+    hosts: tuple[Recorder, str, Recorder, str],
+    trace_events: list[dict[str, Any]],
 ) -> None:
     allowed, allowed_url, foreign, foreign_url = hosts
-    session = CLIENTS[client]()
     with traced.trace("job"):
         trace_id = traced.current_traceid()
         session.get(foreign_url + "/redirect", params={"to": allowed_url + "/echo"}, timeout=5)

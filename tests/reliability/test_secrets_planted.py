@@ -13,7 +13,6 @@ import base64
 import contextlib
 import json
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask, jsonify, redirect, request
+from loopback import closed_url
 
 import traced_http as traced
 from flask_hooks import Tracing
@@ -159,11 +159,7 @@ def _gateway(downstream: str, refused: str) -> Flask:
 
 @pytest.fixture(scope="module")
 def refused() -> str:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}"
+    return closed_url()
 
 
 @pytest.fixture(scope="module")

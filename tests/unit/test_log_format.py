@@ -25,26 +25,10 @@ EVENT_KEYS = [
 ]
 
 
-class LineHandler(logging.Handler):
-    """Keeps each formatted line exactly as a file handler would write it."""
-
-    def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-        self.setFormatter(formatter)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
-def lines():
+def lines(written_lines):
     """The JSON lines written on the ``traced_http`` logger during the test."""
-    handler = LineHandler(traced.JsonFormatter())
-    logger = logging.getLogger("traced_http")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
+    return written_lines.formatted
 
 
 @pytest.fixture

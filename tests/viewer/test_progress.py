@@ -12,9 +12,15 @@ from traced_http.viewer.progress import Progress
 from traced_http.viewer.reader import ReadCounts, input_size
 
 
-def test_progress_line_is_drawn_and_erased(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Draw on every update, with no wait first."""
     monkeypatch.setattr("traced_http.viewer.progress.DELAY", 0.0)
     monkeypatch.setattr("traced_http.viewer.progress.INTERVAL", 0.0)
+
+
+@pytest.mark.usefixtures("at_once")
+def test_progress_line_is_drawn_and_erased() -> None:
     stream = io.StringIO()
     progress = Progress(stream, total_bytes=4_000_000)
     progress.update(ReadCounts(lines=12_345, bytes_read=1_000_000))
@@ -22,6 +28,15 @@ def test_progress_line_is_drawn_and_erased(monkeypatch: pytest.MonkeyPatch) -> N
     assert drawn.startswith("\r") and "1 MB, 12,345 lines" in drawn and drawn.endswith("25%\x1b[K")
     progress.finish()
     assert stream.getvalue()[len(drawn) :] == "\r\x1b[K"
+
+
+@pytest.mark.usefixtures("at_once")
+def test_a_command_names_its_activity_and_adds_its_own_counts() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, None, activity="exporting", more=lambda: ", 7 spans sent")
+    progress.update(ReadCounts(lines=3, bytes_read=2_000_000))
+    assert stream.getvalue().startswith("\rexporting: 2 MB, 3 lines")
+    assert stream.getvalue().endswith(", 7 spans sent\x1b[K")
 
 
 def test_small_inputs_stay_quiet() -> None:

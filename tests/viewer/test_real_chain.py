@@ -12,17 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from flask import Flask
 from urllib3.util.retry import Retry
 
 import traced_http as traced
-from traced_http.testing import capture_events, route_to_app, serve_app
+from traced_http.testing import capture_events, intercept_calls, route_to_app, serve_app
 from traced_http.viewer import SpanNode, build_tree
 from traced_http.viewer.cli import main
-
-responses = pytest.importorskip("responses")
 
 
 def chain_events(make_app: Callable[..., Flask]) -> list[dict[str, Any]]:
@@ -54,7 +51,7 @@ def chain_events(make_app: Callable[..., Flask]) -> list[dict[str, Any]]:
                 return "payment failed", 502
             return "ok", 200
 
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        with intercept_calls() as rsps:
             route_to_app(rsps, "http://orders.test", orders)
             rsps.add_passthru(inventory_url)
             with capture_events() as events:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from traced_http.otlp.endpoint import traces_url
+from traced_http.viewer.progress import Progress
 from traced_http.viewer.reader import ReadCounts, expand_inputs, input_size, read_events
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["add_export_parser", "run_export"]
 
 BATCH_SIZE = 512
-_REDRAW = 0.2
 
 
 def add_export_parser(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -66,36 +65,12 @@ class _Totals:
         self.failed = 0
         self.traces: set[int] = set()
 
-
-class _ExportProgress:
-    """One stderr line: input read so far and spans sent (a terminal only)."""
-
-    def __init__(self, stream: TextIO, total_bytes: int | None, totals: _Totals) -> None:
-        self._stream = stream
-        self._total = total_bytes
-        self._totals = totals
-        self._last = 0.0
-        self._shown = False
-
-    def update(self, counts: ReadCounts) -> None:
-        now = time.monotonic()
-        if now - self._last < _REDRAW:
-            return
-        self._last = now
-        line = f"exporting: {counts.bytes_read / 1e6:,.1f} MB read"
-        if self._total:
-            line += f" ({min(100.0, counts.bytes_read * 100 / self._total):.0f}%)"
-        line += f", {self._totals.delivered:,} spans sent"
-        if self._totals.failed:
-            line += f", {self._totals.failed:,} failed"
-        self._stream.write("\r" + line + "\x1b[K")
-        self._stream.flush()
-        self._shown = True
-
-    def finish(self) -> None:
-        if self._shown:
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
+    def sent(self) -> str:
+        """The end of the progress line: spans sent so far, and failed ones if any."""
+        line = f", {self.delivered:,} spans sent"
+        if self.failed:
+            line += f", {self.failed:,} failed"
+        return line
 
 
 def run_export(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int:
@@ -119,7 +94,9 @@ def run_export(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int
     exporter = make_exporter(url)
     totals = _Totals()
     progress = (
-        _ExportProgress(sys.stderr, input_size(paths), totals) if sys.stderr.isatty() else None
+        Progress(sys.stderr, input_size(paths), activity="exporting", more=totals.sent)
+        if sys.stderr.isatty()
+        else None
     )
     assembler = SpanAssembler(max_open=1 << 20)
     batch: list[ReadableSpan] = []

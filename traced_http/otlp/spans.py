@@ -43,6 +43,9 @@ _KNOWN_METHODS = frozenset(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCOPE = InstrumentationScope("traced_http")
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+# HTTP semantic conventions: a server span fails on a 5xx answer, a client span on 4xx too.
+_SERVER_ERRORS = 500
+_CLIENT_ERRORS = 400
 _TS_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19))
 _resources: dict[str, Resource] = {}
 
@@ -193,12 +196,7 @@ def local_span(start: Event | None, end: Event, events: list[Event]) -> Readable
         headers = opened.get("headers")
         if isinstance(headers, dict):
             _put(attributes, "user_agent.original", headers.get("User-Agent"))
-        code = closed.get("status_code")
-        if isinstance(code, int):
-            attributes["http.response.status_code"] = code
-            if code >= 500:
-                attributes["error.type"] = str(code)
-                status = Status(StatusCode.ERROR)
+        status = _status_code(closed.get("status_code"), attributes, _SERVER_ERRORS)
         name = f"{method} {route}" if isinstance(route, str) and method != "HTTP" else method
     else:
         kind = SpanKind.INTERNAL
@@ -217,13 +215,7 @@ def client_span(call: Event, retries: list[Event]) -> ReadableSpan:
     url = msg.get("url")
     if isinstance(url, str):
         _url_attributes(url, attributes, server=False)
-    status = Status(StatusCode.UNSET)
-    code = msg.get("status_code")
-    if isinstance(code, int):
-        attributes["http.response.status_code"] = code
-        if code >= 400:
-            attributes["error.type"] = str(code)
-            status = Status(StatusCode.ERROR)
+    status = _status_code(msg.get("status_code"), attributes, _CLIENT_ERRORS)
     if retries:
         attributes["http.request.resend_count"] = len(retries)
     start_ns = _seconds_ns(msg.get("start_time"))
@@ -332,6 +324,17 @@ def _host_port(netloc: str) -> tuple[str | None, int | None]:
         return parts.hostname, parts.port
     except ValueError:
         return None, None
+
+
+def _status_code(code: Any, attributes: dict[str, Any], failed_from: int) -> Status:
+    """``http.response.status_code``; from ``failed_from`` on, ``error.type`` and status ERROR."""
+    if not isinstance(code, int):
+        return Status(StatusCode.UNSET)
+    attributes["http.response.status_code"] = code
+    if code < failed_from:
+        return Status(StatusCode.UNSET)
+    attributes["error.type"] = str(code)
+    return Status(StatusCode.ERROR)
 
 
 def _error(

@@ -327,51 +327,49 @@ class Doctor:
             )
         return _by_count(lost), _by_count(untraced), explained
 
-    def _by_caller_and_target(self, calls: list[_Call]) -> dict[tuple[str, str, str], list[_Call]]:
-        """Calls grouped by calling service, its route and the called address."""
+    def _per_caller_and_target(
+        self, calls: list[_Call], kind: str, message: str, hint: str
+    ) -> list[Finding]:
+        """One finding per calling service and route and called address.
+
+        ``message`` is a template of ``service``, ``route``, ``target`` and ``count``.
+        """
         groups: dict[tuple[str, str, str], list[_Call]] = {}
         for call in calls:
             key = (call.service, self._caller_route(call), call.target)
             groups.setdefault(key, []).append(call)
-        return groups
-
-    def _unmatched(self, calls: list[_Call]) -> list[Finding]:
-        groups = self._by_caller_and_target(calls)
         return _by_count(
             Finding(
-                kind="no downstream start",
+                kind=kind,
                 service=service,
                 route=route,
-                message=(
-                    f"{service} {route} calls {clean(target)} and gets answers, but no "
-                    f"request in these logs names the call as its parent ({len(group)} calls)"
+                message=message.format(
+                    service=service, route=route, target=clean(target), count=len(group)
                 ),
-                hint=(
-                    "the service at that address is not traced, or its log was not given, "
-                    "or it received the call with no trace context"
-                ),
+                hint=hint,
                 count=len(group),
                 example=group[0].trace_id,
             )
             for (service, route, target), group in groups.items()
         )
 
+    def _unmatched(self, calls: list[_Call]) -> list[Finding]:
+        return self._per_caller_and_target(
+            calls,
+            "no downstream start",
+            "{service} {route} calls {target} and gets answers, but no request in these logs "
+            "names the call as its parent ({count} calls)",
+            "the service at that address is not traced, or its log was not given, "
+            "or it received the call with no trace context",
+        )
+
     def _withheld(self, calls: list[_Call]) -> list[Finding]:
-        groups = self._by_caller_and_target(calls)
-        return _by_count(
-            Finding(
-                kind="withheld by propagate_to",
-                service=service,
-                route=route,
-                message=(
-                    f"{service} {route} sends no trace headers to {clean(target)} "
-                    f"({len(group)} calls): the host is not in propagate_to"
-                ),
-                hint="add the host to propagate_to if it is one of your traced services",
-                count=len(group),
-                example=group[0].trace_id,
-            )
-            for (service, route, target), group in groups.items()
+        return self._per_caller_and_target(
+            calls,
+            "withheld by propagate_to",
+            "{service} {route} sends no trace headers to {target} ({count} calls): "
+            "the host is not in propagate_to",
+            "add the host to propagate_to if it is one of your traced services",
         )
 
     def _skew(

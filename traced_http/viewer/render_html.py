@@ -79,6 +79,26 @@ def page_policy(scripts: tuple[str, ...] = ()) -> str:
     )
 
 
+def html_page(title: str, body: str, scripts: tuple[str, ...] = ()) -> str:
+    """A whole viewer page: the head every page shares (its policy allows exactly
+    `scripts`), `body` (HTML), then `scripts` inline. `title` is text, escaped here."""
+    inline = "".join(f"<script>{script}</script>\n" for script in scripts)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{escape(page_policy(scripts))}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{safe(title)}</title>
+<style>{asset("viewer.css")}</style>
+</head>
+<body>
+{body}
+{inline}</body>
+</html>
+"""
+
+
 def colour_class(services: list[str], service: str) -> str:
     """The palette class of a service: its place in `services`, so colours follow the legend."""
     index = services.index(service) if service in services else len(services)
@@ -345,18 +365,7 @@ def render_html(trace: Trace, back_href: str | None = None) -> str:
     page = _Page(trace, analysis)
     page.walk()
     ticks, tick_share = page.ticks()
-    script = asset("waterfall.js")
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{escape(page_policy((script,)))}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>trace {safe(trace.trace_id)}</title>
-<style>{asset("viewer.css")}</style>
-</head>
-<body>
-{_header(trace, analysis, page, back_href)}
+    body = f"""{_header(trace, analysis, page, back_href)}
 {_toolbar(trace)}
 <table id="waterfall" style="--tick:{tick_share:.4f}%">
 <thead><tr><th>span</th><th>service</th><th>status</th><th class="num">duration</th>
@@ -366,8 +375,5 @@ def render_html(trace: Trace, back_href: str | None = None) -> str:
 </tbody>
 </table>
 <section id="details" hidden></section>
-<script type="application/json" id="span-data">{json_for_script(page.details)}</script>
-<script>{script}</script>
-</body>
-</html>
-"""
+<script type="application/json" id="span-data">{json_for_script(page.details)}</script>"""
+    return html_page(f"trace {trace.trace_id}", body, scripts=(asset("waterfall.js"),))

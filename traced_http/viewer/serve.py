@@ -27,7 +27,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from traced_http.viewer.index import LogIndex
 from traced_http.viewer.reader import InputError, expand_inputs
-from traced_http.viewer.render_html import asset, colour_class, page_policy, render_html, safe
+from traced_http.viewer.render_html import (
+    asset,
+    colour_class,
+    html_page,
+    page_policy,
+    render_html,
+    safe,
+)
 from traced_http.viewer.stats import RouteStats
 from traced_http.viewer.summary import TraceSummary
 from traced_http.viewer.times import format_ms, format_time, parse_when
@@ -42,22 +49,12 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 def _page(title: str, body: str, status_line: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{escape(page_policy())}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<style>{asset("viewer.css")}</style>
-</head>
-<body>
-<header><h1>traced-http</h1><div class="facts"><span><a href="/">traces</a></span>
+    return html_page(
+        title,
+        f"""<header><h1>traced-http</h1><div class="facts"><span><a href="/">traces</a></span>
 <span><a href="/stats">route stats</a></span><span id="status">{status_line}</span></div></header>
-{body}
-</body>
-</html>
-"""
+{body}""",
+    )
 
 
 def _status_line(index: LogIndex) -> str:

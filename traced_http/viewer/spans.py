@@ -117,24 +117,41 @@ def _error(value: Any) -> ErrorInfo | None:
 
 
 def _apply_task(span: Span, msg: dict[str, Any]) -> None:
-    span.kind = TASK
+    """What a task's message says of it: name, queue, attempt (else what was known)."""
     span.name = text(msg.get("task")) or span.name
     span.queue = text(msg.get("queue")) or span.queue
     span.attempt = integer(msg.get("attempt")) or span.attempt
 
 
+def _apply_target(span: Span, msg: dict[str, Any]) -> None:
+    """Where a request or call went: its method and URL."""
+    span.method = text(msg.get("method"))
+    span.url = text(msg.get("url"))
+
+
+def _apply_outcome(span: Span, msg: dict[str, Any]) -> None:
+    """How a request, job, task or call ended: its duration, status and error."""
+    span.duration = number(msg.get("cost_time"))
+    span.status = integer(msg.get("status_code"))
+    span.error = _error(msg.get("error"))
+
+
+def _apply_whole(span: Span, kind: str, msg: dict[str, Any]) -> None:
+    """A call or a publish: one event is the whole span."""
+    span.kind = kind
+    span.has_start = span.has_end = True
+    span.start = number(msg.get("start_time"))
+
+
 def _apply_start(span: Span, msg: dict[str, Any]) -> None:
     span.has_start = True
-    kind = schema.start_kind(msg)
-    if kind == TASK:
+    span.kind = schema.start_kind(msg)
+    if span.kind == TASK:
         _apply_task(span, msg)
-    elif kind == JOB:
-        span.kind = JOB
+    elif span.kind == JOB:
         span.name = text(msg.get("name")) or str(msg.get("name"))
     else:
-        span.kind = REQUEST
-        span.method = text(msg.get("method"))
-        span.url = text(msg.get("url"))
+        _apply_target(span, msg)
         span.path = path_of(msg)
     span.start = number(msg.get("start_time")) if span.start is None else span.start
 
@@ -143,38 +160,28 @@ def _apply_end(span: Span, msg: dict[str, Any]) -> None:
     span.has_end = True
     kind = schema.end_kind(msg)
     if kind == TASK:
+        span.kind = TASK
         _apply_task(span, msg)
         span.state = text(msg.get("state"))
     elif span.kind == UNKNOWN:
         span.kind = kind
         if span.kind == JOB:
             span.name = text(msg.get("name"))
-    span.duration = number(msg.get("cost_time"))
-    span.status = integer(msg.get("status_code"))
-    span.error = _error(msg.get("error"))
+    _apply_outcome(span, msg)
     end_time = number(msg.get("end_time"))
     if span.start is None and end_time is not None and span.duration is not None:
         span.start = end_time - span.duration
 
 
 def _apply_call(span: Span, msg: dict[str, Any]) -> None:
-    span.kind = CALL
-    span.has_start = span.has_end = True
-    span.method = text(msg.get("method"))
-    span.url = text(msg.get("url"))
-    span.start = number(msg.get("start_time"))
-    span.duration = number(msg.get("cost_time"))
-    span.status = integer(msg.get("status_code"))
-    span.error = _error(msg.get("error"))
+    _apply_whole(span, CALL, msg)
+    _apply_target(span, msg)
+    _apply_outcome(span, msg)
 
 
 def _apply_publish(span: Span, msg: dict[str, Any]) -> None:
-    span.kind = PUBLISH
-    span.has_start = span.has_end = True
-    span.name = text(msg.get("task"))
-    span.queue = text(msg.get("queue"))
-    span.attempt = integer(msg.get("attempt"))
-    span.start = number(msg.get("start_time"))
+    _apply_whole(span, PUBLISH, msg)
+    _apply_task(span, msg)
     span.duration = number(msg.get("cost_time"))
 
 
@@ -194,8 +201,7 @@ def _annotate(span: Span, event: Event, kind: str) -> None:
     if kind == "retry" and span.kind == UNKNOWN:
         # The retried call's own event is missing: what the retry says is all we have.
         span.kind = CALL
-        span.method = text(msg.get("method"))
-        span.url = text(msg.get("url"))
+        _apply_target(span, msg)
 
 
 def apply_event(span: Span, event: Event) -> None:
