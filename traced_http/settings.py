@@ -153,7 +153,9 @@ def _http_url_or_none(name: str, value: Any) -> str | None:
 # then what it does, and the default in words where the default itself would not say.
 SETTINGS: tuple[Setting, ...] = (
     Setting("service", "str | None", None, _service, True,
-            "`service` of every event; see the order below", "the app's name"),
+            "`service` of every event: the app's in a request, the block's in "
+            "`trace(service=...)`, a session's for its calls outside a request; "
+            "else `OTEL_SERVICE_NAME`, else `python`", "the app's name"),
     Setting("id_headers", "Sequence[str]", DEFAULT_ID_HEADERS, _header_order, False,
             "inbound headers read for the id, in order"),
     Setting("propagate_headers", "Sequence[str]", DEFAULT_PROPAGATE_HEADERS, check_names, True,
