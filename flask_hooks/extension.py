@@ -144,15 +144,7 @@ class _Hooks:
             return
         incoming = config.inbound.extract(environ)
         settings = config.settings
-        ctx = TraceContext(
-            incoming.trace_id,
-            new_span_id(),
-            incoming.parent_id,
-            settings.service,
-            incoming.flags,
-            incoming.tracestate,
-            settings,
-        )
+        ctx = TraceContext.continuing(incoming, new_span_id(), settings)
         g.traceid = ctx.trace_id
         start = time.time()
         span = environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start, owner)

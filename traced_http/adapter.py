@@ -36,7 +36,6 @@ from traced_http.settings import (
     OrUnset,
     TraceSettings,
     given,
-    service_name,
 )
 
 __all__ = ["Call", "TracingAdapter", "retry_policy"]
@@ -142,9 +141,7 @@ class TracingAdapter(HTTPAdapter):
         if ctx is None:
             # Outside any trace the call is a root span of a new trace of its own.
             settings = self.settings_for(DEFAULT_SETTINGS)
-            ctx = TraceContext(
-                new_trace_id(), call_span, None, service_name(settings), settings=settings
-            )
+            ctx = TraceContext(trace_id=new_trace_id(), span_id=call_span, settings=settings)
             if holder is not None:
                 holder.append(ctx)
             span: _Span = (call_span, None)
