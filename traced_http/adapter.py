@@ -13,7 +13,7 @@ import contextvars
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, cast
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -26,7 +26,7 @@ from urllib3.util.retry import Retry
 
 from traced_http.bodies import body_kind, capture, content_length, marker
 from traced_http.context import TraceContext, current_trace
-from traced_http.events import emit, enabled, error_info
+from traced_http.events import SpanIds, emit, enabled, error_info
 from traced_http.ids import new_span_id, new_trace_id
 from traced_http.schema import CALL, RETRY
 from traced_http.settings import (
@@ -38,18 +38,29 @@ from traced_http.settings import (
     given,
 )
 
-__all__ = ["Call", "TracingAdapter", "retry_policy"]
+__all__ = ["Call", "SendOptions", "TracingAdapter", "retry_policy"]
 
-_Span = tuple[str, Optional[str]]
 # The call being sent, for the retry events that urllib3 raises deep inside it.
 _active_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
     "traced_http_call", default=None
 )
+_MERGED_LIMIT = 64
+
+
 # The root trace of a call made outside any trace, shared by its redirect hops.
 redirect_root: contextvars.ContextVar[list[TraceContext] | None] = contextvars.ContextVar(
     "traced_http_redirect_root", default=None
 )
-_MERGED_LIMIT = 64
+
+
+class SendOptions(NamedTuple):
+    """``HTTPAdapter.send``'s arguments after the request, in its order."""
+
+    stream: bool
+    timeout: Any
+    verify: Any
+    cert: Any
+    proxies: Mapping[str, str] | None
 
 
 class TracingAdapter(HTTPAdapter):
@@ -133,21 +144,11 @@ class TracingAdapter(HTTPAdapter):
             flush_dropped()
         call_span = new_span_id()
         ctx = current_trace()
-        holder = None
         if ctx is None:
-            holder = redirect_root.get()
-            if holder:
-                ctx = holder[0]
-        if ctx is None:
-            # Outside any trace the call is a root span of a new trace of its own.
-            settings = self.settings_for(DEFAULT_SETTINGS)
-            ctx = TraceContext(trace_id=new_trace_id(), span_id=call_span, settings=settings)
-            if holder is not None:
-                holder.append(ctx)
-            span: _Span = (call_span, None)
+            ctx, ids = self._trace_outside_any(call_span)
         else:
-            settings = self.settings_for(ctx.settings)
-            span = (call_span, ctx.span_id)
+            ids = (call_span, ctx.span_id)
+        settings = self.settings_for(ctx.settings)
         # A session's own name wins over a trace() block that names no service.
         service = self._service if ctx.settings.service == DEFAULT_SERVICE else None
         url = request.url or ""
@@ -161,10 +162,10 @@ class TracingAdapter(HTTPAdapter):
         else:
             settings.outbound.strip(headers)
 
-        call = Call(ctx, span, settings, request, time.time(), propagated, service)
+        call = Call(ctx, ids, settings, request, time.time(), propagated, service)
         token = _active_call.set(call) if self._retries_on else None
         try:
-            response = self._transmit(call, stream, timeout, verify, cert, proxies)
+            response = self._transmit(call, SendOptions(stream, timeout, verify, cert, proxies))
         except Exception as exc:
             call.log(None, exc)
             raise
@@ -182,41 +183,41 @@ class TracingAdapter(HTTPAdapter):
             cast(_CallResponse, response).pending_call = call
         return response
 
-    def _transmit(
-        self,
-        call: Call,
-        stream: bool,
-        timeout: Any,
-        verify: Any,
-        cert: Any,
-        proxies: Mapping[str, str] | None,
-    ) -> Response:
+    def _trace_outside_any(self, call_span: str) -> tuple[TraceContext, SpanIds]:
+        """The trace of a hop sent outside any trace, and the ids of the hop's span.
+
+        The first hop of a call is the root span of a new trace; a redirect hop of it
+        (``redirect_root`` set by ``TracedSession``) is a child of that root.
+        """
+        chain = redirect_root.get()
+        if chain:
+            return chain[0], (call_span, chain[0].span_id)
+        root = TraceContext(
+            trace_id=new_trace_id(), span_id=call_span, settings=self.settings_for(DEFAULT_SETTINGS)
+        )
+        if chain is not None:
+            chain.append(root)
+        return root, (call_span, None)
+
+    def _transmit(self, call: Call, options: SendOptions) -> Response:
         """``HTTPAdapter.send``: the one place a subclass may send a call again."""
-        return super().send(call.request, stream, timeout, verify, cert, proxies)
+        return super().send(call.request, *options)
 
 
-class Call:
-    """One hop being sent: what its ``call`` event needs, and that event, written once."""
+class Call(NamedTuple):
+    """One hop being sent: what its ``call`` event needs, and that event, written once.
 
-    __slots__ = ("ctx", "propagated", "request", "service", "settings", "span", "start")
+    ``ids`` are those of the hop's span (its own, sent on in ``traceparent``, and its
+    parent's); ``service`` names its events instead of ``ctx``'s (a session's own name).
+    """
 
-    def __init__(
-        self,
-        ctx: TraceContext,
-        span: _Span,
-        settings: TraceSettings,
-        request: PreparedRequest,
-        start: float,
-        propagated: bool = True,
-        service: str | None = None,
-    ) -> None:
-        self.ctx = ctx
-        self.span = span
-        self.settings = settings
-        self.request = request
-        self.start = start
-        self.propagated = propagated
-        self.service = service
+    ctx: TraceContext
+    ids: SpanIds
+    settings: TraceSettings
+    request: PreparedRequest
+    start: float
+    propagated: bool = True
+    service: str | None = None
 
     def log_retry(self, method: str | None, attempt: int, reason: str, status: Any) -> None:
         """A ``retry`` event: an attempt of this call failed and is tried again."""
@@ -230,7 +231,7 @@ class Call:
                 "reason": self.settings.redactor.text(reason[:1024]),
                 "status": status,
             },
-            span=self.span,
+            ids=self.ids,
             service=self.service,
         )
 
@@ -254,7 +255,7 @@ class Call:
                     if kind
                     else marker("omitted", content_type=content_type, length=len(content))
                 )
-        emit(self.ctx, CALL, msg, span=self.span, service=self.service)
+        emit(self.ctx, CALL, msg, ids=self.ids, service=self.service)
 
     def log_unread(self, unread: _Unread) -> None:
         """The ``call`` event of an answer whose body it does not hold (streamed, not read)."""
@@ -265,7 +266,7 @@ class Call:
         msg["status_code"] = status
         msg["response_size"] = content_length(length)
         msg["response_data"] = marker(why)
-        emit(self.ctx, CALL, msg, span=self.span, service=self.service)
+        emit(self.ctx, CALL, msg, ids=self.ids, service=self.service)
 
     def _message(self, end: float) -> dict[str, Any]:
         request = self.request

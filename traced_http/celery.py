@@ -131,7 +131,7 @@ def _after_publish(
         msg["attempt"] = headers["retries"] + 1
     if headers.get("eta"):
         msg["eta"] = headers["eta"]
-    emit(ctx, PUBLISH, msg, span=(span, ctx.span_id))
+    emit(ctx, PUBLISH, msg, ids=(span, ctx.span_id))
 
 
 def _execution_span(task_id: str, attempt: int) -> str:

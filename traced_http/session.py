@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from http.client import RemoteDisconnected
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -13,7 +13,7 @@ from requests import PreparedRequest, Response
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
-from traced_http.adapter import Call, TracingAdapter, redirect_root
+from traced_http.adapter import Call, SendOptions, TracingAdapter, redirect_root
 from traced_http.context import TraceContext, current_trace
 from traced_http.events import emit, error_info
 from traced_http.fast_paths import EnvironmentSettings
@@ -131,7 +131,7 @@ class TracedSession(requests.Session):
             "url": ctx.settings.redactor.url(request.url or ""),
             "error": error_info(exc, ctx.settings.redactor),
         }
-        emit(ctx, "call", msg, span=(new_span_id(), ctx.span_id))
+        emit(ctx, "call", msg, ids=(new_span_id(), ctx.span_id))
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -165,31 +165,25 @@ class _ResendOnReusedConnection(TracingAdapter):
     concurrent call opening one makes it count as fresh: no resend, the safe side).
     """
 
-    def _transmit(
-        self,
-        call: Call,
-        stream: bool,
-        timeout: Any,
-        verify: Any,
-        cert: Any,
-        proxies: Mapping[str, str] | None,
-    ) -> Response:
+    def _transmit(self, call: Call, options: SendOptions) -> Response:
         request = call.request
         if request.method not in _IDEMPOTENT:
-            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+            return super()._transmit(call, options)
         try:
-            pool = self.get_connection_with_tls_context(request, verify, proxies, cert)
+            pool = self.get_connection_with_tls_context(
+                request, options.verify, options.proxies, options.cert
+            )
         except Exception:  # a bad URL or proxy: HTTPAdapter.send raises it as requests does
-            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+            return super()._transmit(call, options)
         opened = getattr(pool, "num_connections", None)
         try:
-            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+            return super()._transmit(call, options)
         except requests.ConnectionError as exc:
             broken = _aborted(exc)
             if opened is None or pool.num_connections != opened or broken is None:  # type: ignore[attr-defined]
                 raise
             call.log_retry(request.method, 1, f"reused connection broke: {broken}", None)
-        return super()._transmit(call, stream, timeout, verify, cert, proxies)
+        return super()._transmit(call, options)
 
 
 def _aborted(exc: requests.ConnectionError) -> str | None:
