@@ -11,7 +11,8 @@ import atexit
 import collections
 import contextvars
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, cast
 
@@ -38,7 +39,7 @@ from traced_http.settings import (
     given,
 )
 
-__all__ = ["Call", "SendOptions", "TracingAdapter", "retry_policy"]
+__all__ = ["Call", "RedirectChain", "SendOptions", "TracingAdapter", "retry_policy"]
 
 # The call being sent, for the retry events that urllib3 raises deep inside it.
 _active_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
@@ -47,9 +48,39 @@ _active_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
 _MERGED_LIMIT = 64
 
 
-# The root trace of a call made outside any trace, shared by its redirect hops.
-redirect_root: contextvars.ContextVar[list[TraceContext] | None] = contextvars.ContextVar(
-    "traced_http_redirect_root", default=None
+class RedirectChain:
+    """One call made outside any trace, with its redirects: all its hops share one trace.
+
+    ``TracedSession.send`` opens a chain around such a call (``RedirectChain.opened()``);
+    the adapter's first hop is the root span of a new trace, kept as ``root``, and each
+    later hop of the chain is a child of it. An adapter mounted on a plain ``Session``
+    finds no chain: each of its hops made outside a trace is a root of its own.
+    """
+
+    __slots__ = ("root",)
+
+    def __init__(self) -> None:
+        self.root: TraceContext | None = None
+
+    @staticmethod
+    def active() -> RedirectChain | None:
+        """The chain of the call being sent, if a ``TracedSession`` opened one."""
+        return _redirect_chain.get()
+
+    @staticmethod
+    @contextmanager
+    def opened() -> Iterator[RedirectChain]:
+        """A new chain, active for the call and the redirects sent inside the block."""
+        chain = RedirectChain()
+        token = _redirect_chain.set(chain)
+        try:
+            yield chain
+        finally:
+            _redirect_chain.reset(token)
+
+
+_redirect_chain: contextvars.ContextVar[RedirectChain | None] = contextvars.ContextVar(
+    "traced_http_redirect_chain", default=None
 )
 
 
@@ -186,17 +217,17 @@ class TracingAdapter(HTTPAdapter):
     def _trace_outside_any(self, call_span: str) -> tuple[TraceContext, SpanIds]:
         """The trace of a hop sent outside any trace, and the ids of the hop's span.
 
-        The first hop of a call is the root span of a new trace; a redirect hop of it
-        (``redirect_root`` set by ``TracedSession``) is a child of that root.
+        The first hop of a call is the root span of a new trace; a redirect hop of a
+        ``RedirectChain`` is a child of its chain's root.
         """
-        chain = redirect_root.get()
-        if chain:
-            return chain[0], (call_span, chain[0].span_id)
+        chain = RedirectChain.active()
+        if chain is not None and chain.root is not None:
+            return chain.root, (call_span, chain.root.span_id)
         root = TraceContext(
             trace_id=new_trace_id(), span_id=call_span, settings=self.settings_for(DEFAULT_SETTINGS)
         )
         if chain is not None:
-            chain.append(root)
+            chain.root = root
         return root, (call_span, None)
 
     def _transmit(self, call: Call, options: SendOptions) -> Response:

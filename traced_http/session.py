@@ -13,7 +13,7 @@ from requests import PreparedRequest, Response
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
-from traced_http.adapter import Call, SendOptions, TracingAdapter, redirect_root
+from traced_http.adapter import Call, RedirectChain, SendOptions, TracingAdapter
 from traced_http.context import TraceContext, current_trace
 from traced_http.events import emit, error_info
 from traced_http.fast_paths import EnvironmentSettings
@@ -101,23 +101,23 @@ class TracedSession(requests.Session):
         )
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
-        """As ``Session.send``; a call outside any trace is one root trace, redirects included."""
+        """As ``Session.send``; a call outside any trace is one root trace, redirects included
+        (its hops share a ``RedirectChain``)."""
         kwargs.setdefault("timeout", self.timeout)
-        if current_trace() is not None or redirect_root.get() is not None:
-            return self._send(request, kwargs)
-        token = redirect_root.set([])
-        try:
-            return self._send(request, kwargs)
-        finally:
-            redirect_root.reset(token)
+        chain = RedirectChain.active()
+        if chain is not None or current_trace() is not None:
+            return self._send(request, kwargs, chain)  # in a trace, or a hop of a chain
+        with RedirectChain.opened() as chain:
+            return self._send(request, kwargs, chain)
 
-    def _send(self, request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
+    def _send(
+        self, request: PreparedRequest, kwargs: dict[str, Any], chain: RedirectChain | None
+    ) -> Response:
         try:
             return super().send(request, **kwargs)
         except requests.TooManyRedirects as exc:
             # Each hop already logged its own call; this records how the call ended.
-            holder = redirect_root.get()
-            ctx = current_trace() or (holder[0] if holder else None)
+            ctx = current_trace() or (chain.root if chain is not None else None)
             if ctx is not None:
                 self._log_redirect_failure(ctx, request, exc)
             raise
