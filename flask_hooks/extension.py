@@ -35,7 +35,7 @@ from traced_http.settings import UNSET, OrUnset, given
 __all__ = ["EXTENSION_KEY", "Tracing", "register_handler"]
 
 EXTENSION_KEY = "traced_http"
-_SPAN_KEY = "traced_http.span"
+_OPEN_REQUEST_KEY = "traced_http.request"
 _NO_BODY = frozenset((100, 101, 102, 103, 204, 304))
 _NOT_ECHOED = frozenset(("generated", "traceparent"))
 
@@ -91,8 +91,9 @@ def register_handler(app: Flask, **options: Any) -> Tracing:
     return Tracing(app, **options)
 
 
-class _RequestSpan:
-    """What the hooks of one request share; kept in the WSGI environ.
+class _OpenRequest:
+    """The state of a traced request that the hooks share, from its start to its end;
+    kept in the WSGI environ.
 
     ``owner`` is the request context that opened the trace. A copy of it
     (``copy_current_request_context``) shares the environ but is another object: its
@@ -144,29 +145,21 @@ class _Hooks:
             return
         incoming = config.inbound.extract(environ)
         settings = config.settings
-        ctx = TraceContext(
-            incoming.trace_id,
-            new_span_id(),
-            incoming.parent_id,
-            settings.service,
-            incoming.flags,
-            incoming.tracestate,
-            settings,
-        )
+        ctx = TraceContext.continuing(incoming, new_span_id(), settings)
         g.traceid = ctx.trace_id
         start = time.time()
-        span = environ[_SPAN_KEY] = _RequestSpan(ctx, activate(ctx), start, owner)
+        state = environ[_OPEN_REQUEST_KEY] = _OpenRequest(ctx, activate(ctx), start, owner)
         source = incoming.source
         header = config.response_header
         if header and source not in _NOT_ECHOED and source != header.lower():
             # An id that came as X-Request-ID goes back as X-Request-ID too, as clients expect.
-            span.echo_also = "-".join(part.capitalize() for part in source.split("-"))
+            state.echo_also = "-".join(part.capitalize() for part in source.split("-"))
         if enabled():
             try:
-                span.body = watch_body(environ, settings)
+                state.body = watch_body(environ, settings)
                 rule = owner.request.url_rule
                 route = rule.rule if rule is not None else None
-                msg = start_message(environ, incoming, config, start, span.body, route)
+                msg = start_message(environ, incoming, config, start, state.body, route)
             except Exception as exc:
                 msg = {"method": environ.get("REQUEST_METHOD"), "start_time": start}
                 msg.update(describe_failure("start message", exc))
@@ -174,17 +167,17 @@ class _Hooks:
 
     def after_request(self, response: Response) -> Response:
         environ = request.environ
-        span: _RequestSpan | None = environ.get(_SPAN_KEY)
-        if span is None:
+        state: _OpenRequest | None = environ.get(_OPEN_REQUEST_KEY)
+        if state is None:
             return response
         header = self.config.response_header
         if header:
-            _echo(response, header, span.ctx.trace_id)
-            if span.echo_also:
-                _echo(response, span.echo_also, span.ctx.trace_id)
-        span.response = response
+            _echo(response, header, state.ctx.trace_id)
+            if state.echo_also:
+                _echo(response, state.echo_also, state.ctx.trace_id)
+        state.response = response
         if _is_live_stream(response):
-            span.streamed = True
+            state.streamed = True
             # No body is sent for HEAD, 1xx, 204 and 304: an unread stream is no disconnect.
             head = environ.get("REQUEST_METHOD") == "HEAD" or response.status_code in _NO_BODY
             settings = self.config.settings
@@ -192,47 +185,47 @@ class _Hooks:
             def on_end(error: BaseException | None, finished: bool, sent: int) -> None:
                 # Runs inside the server's close(): like the other messages, never raises.
                 end = time.time()
-                if span.body is not None:
+                if state.body is not None:
                     # Not at teardown: a stream_with_context generator reads the body later.
-                    span.body.restore(environ)
+                    state.body.restore(environ)
                 try:
-                    failure = stream_error(error or span.error, finished, head, settings.redactor)
-                    msg = stream_end_message(response, failure, sent, span.start, end, settings)
-                    if span.body is not None:
-                        msg["request_data"] = recorded_body(span.body, settings)
+                    failure = stream_error(error or state.error, finished, head, settings.redactor)
+                    msg = stream_end_message(response, failure, sent, state.start, end, settings)
+                    if state.body is not None:
+                        msg["request_data"] = recorded_body(state.body, settings)
                 except Exception as exc:
-                    msg = {"end_time": end, "cost_time": end - span.start}
+                    msg = {"end_time": end, "cost_time": end - state.start}
                     msg.update(describe_failure("end message", exc))
-                emit(span.ctx, END, msg, now=end)
+                emit(state.ctx, END, msg, now=end)
 
-            response.response = WatchedStream(response.response, on_end, span.ctx)
+            response.response = WatchedStream(response.response, on_end, state.ctx)
         return response
 
     def teardown_request(self, error: BaseException | None) -> None:
         current = request_ctx._get_current_object()  # type: ignore[attr-defined]
         environ = current.request.environ
-        span: _RequestSpan | None = environ.get(_SPAN_KEY)
-        if span is None or span.owner is not current:
+        state: _OpenRequest | None = environ.get(_OPEN_REQUEST_KEY)
+        if state is None or state.owner is not current:
             return  # not traced, or a copy of the request context ending in another thread
-        del environ[_SPAN_KEY]
-        deactivate(span.token)
-        if span.streamed:
-            span.error = error  # the stream's end, written at close, reports it
+        del environ[_OPEN_REQUEST_KEY]
+        deactivate(state.token)
+        if state.streamed:
+            state.error = error  # the stream's end, written at close, reports it
             return
-        body = span.body
+        body = state.body
         if body is not None:
             body.restore(environ)
         if enabled():
             now = time.time()
             settings = self.config.settings
             try:
-                msg = end_message(span.response, error, span.start, now, settings)
+                msg = end_message(state.response, error, state.start, now, settings)
                 if body is not None:
                     msg["request_data"] = recorded_body(body, settings)
             except Exception as exc:
-                msg = {"end_time": now, "cost_time": now - span.start}
+                msg = {"end_time": now, "cost_time": now - state.start}
                 msg.update(describe_failure("end message", exc))
-            emit(span.ctx, END, msg, now=now)
+            emit(state.ctx, END, msg, now=now)
 
 
 class _PathMatcher:

@@ -11,9 +11,10 @@ import atexit
 import collections
 import contextvars
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, cast
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -26,7 +27,7 @@ from urllib3.util.retry import Retry
 
 from traced_http.bodies import body_kind, capture, content_length, marker
 from traced_http.context import TraceContext, current_trace
-from traced_http.events import emit, enabled, error_info
+from traced_http.events import SpanIds, emit, enabled, error_info
 from traced_http.ids import new_span_id, new_trace_id
 from traced_http.schema import CALL, RETRY
 from traced_http.settings import (
@@ -36,21 +37,61 @@ from traced_http.settings import (
     OrUnset,
     TraceSettings,
     given,
-    service_name,
 )
 
-__all__ = ["Call", "TracingAdapter", "retry_policy"]
+__all__ = ["Call", "RedirectChain", "SendOptions", "TracingAdapter", "retry_policy"]
 
-_Span = tuple[str, Optional[str]]
 # The call being sent, for the retry events that urllib3 raises deep inside it.
 _active_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
     "traced_http_call", default=None
 )
-# The root trace of a call made outside any trace, shared by its redirect hops.
-redirect_root: contextvars.ContextVar[list[TraceContext] | None] = contextvars.ContextVar(
-    "traced_http_redirect_root", default=None
-)
 _MERGED_LIMIT = 64
+
+
+class RedirectChain:
+    """One call made outside any trace, with its redirects: all its hops share one trace.
+
+    ``TracedSession.send`` opens a chain around such a call (``RedirectChain.opened()``);
+    the adapter's first hop is the root span of a new trace, kept as ``root``, and each
+    later hop of the chain is a child of it. An adapter mounted on a plain ``Session``
+    finds no chain: each of its hops made outside a trace is a root of its own.
+    """
+
+    __slots__ = ("root",)
+
+    def __init__(self) -> None:
+        self.root: TraceContext | None = None
+
+    @staticmethod
+    def active() -> RedirectChain | None:
+        """The chain of the call being sent, if a ``TracedSession`` opened one."""
+        return _redirect_chain.get()
+
+    @staticmethod
+    @contextmanager
+    def opened() -> Iterator[RedirectChain]:
+        """A new chain, active for the call and the redirects sent inside the block."""
+        chain = RedirectChain()
+        token = _redirect_chain.set(chain)
+        try:
+            yield chain
+        finally:
+            _redirect_chain.reset(token)
+
+
+_redirect_chain: contextvars.ContextVar[RedirectChain | None] = contextvars.ContextVar(
+    "traced_http_redirect_chain", default=None
+)
+
+
+class SendOptions(NamedTuple):
+    """``HTTPAdapter.send``'s arguments after the request, in its order."""
+
+    stream: bool
+    timeout: Any
+    verify: Any
+    cert: Any
+    proxies: Mapping[str, str] | None
 
 
 class TracingAdapter(HTTPAdapter):
@@ -134,23 +175,11 @@ class TracingAdapter(HTTPAdapter):
             flush_dropped()
         call_span = new_span_id()
         ctx = current_trace()
-        holder = None
         if ctx is None:
-            holder = redirect_root.get()
-            if holder:
-                ctx = holder[0]
-        if ctx is None:
-            # Outside any trace the call is a root span of a new trace of its own.
-            settings = self.settings_for(DEFAULT_SETTINGS)
-            ctx = TraceContext(
-                new_trace_id(), call_span, None, service_name(settings), settings=settings
-            )
-            if holder is not None:
-                holder.append(ctx)
-            span: _Span = (call_span, None)
+            ctx, ids = self._trace_outside_any(call_span)
         else:
-            settings = self.settings_for(ctx.settings)
-            span = (call_span, ctx.span_id)
+            ids = (call_span, ctx.span_id)
+        settings = self.settings_for(ctx.settings)
         # A session's own name wins over a trace() block that names no service.
         service = self._service if ctx.settings.service == DEFAULT_SERVICE else None
         url = request.url or ""
@@ -164,10 +193,10 @@ class TracingAdapter(HTTPAdapter):
         else:
             settings.outbound.strip(headers)
 
-        call = Call(ctx, span, settings, request, time.time(), propagated, service)
+        call = Call(ctx, ids, settings, request, time.time(), propagated, service)
         token = _active_call.set(call) if self._retries_on else None
         try:
-            response = self._transmit(call, stream, timeout, verify, cert, proxies)
+            response = self._transmit(call, SendOptions(stream, timeout, verify, cert, proxies))
         except Exception as exc:
             call.log(None, exc)
             raise
@@ -185,41 +214,41 @@ class TracingAdapter(HTTPAdapter):
             cast(_CallResponse, response).pending_call = call
         return response
 
-    def _transmit(
-        self,
-        call: Call,
-        stream: bool,
-        timeout: Any,
-        verify: Any,
-        cert: Any,
-        proxies: Mapping[str, str] | None,
-    ) -> Response:
+    def _trace_outside_any(self, call_span: str) -> tuple[TraceContext, SpanIds]:
+        """The trace of a hop sent outside any trace, and the ids of the hop's span.
+
+        The first hop of a call is the root span of a new trace; a redirect hop of a
+        ``RedirectChain`` is a child of its chain's root.
+        """
+        chain = RedirectChain.active()
+        if chain is not None and chain.root is not None:
+            return chain.root, (call_span, chain.root.span_id)
+        root = TraceContext(
+            trace_id=new_trace_id(), span_id=call_span, settings=self.settings_for(DEFAULT_SETTINGS)
+        )
+        if chain is not None:
+            chain.root = root
+        return root, (call_span, None)
+
+    def _transmit(self, call: Call, options: SendOptions) -> Response:
         """``HTTPAdapter.send``: the one place a subclass may send a call again."""
-        return super().send(call.request, stream, timeout, verify, cert, proxies)
+        return super().send(call.request, *options)
 
 
-class Call:
-    """One hop being sent: what its ``call`` event needs, and that event, written once."""
+class Call(NamedTuple):
+    """One hop being sent: what its ``call`` event needs, and that event, written once.
 
-    __slots__ = ("ctx", "propagated", "request", "service", "settings", "span", "start")
+    ``ids`` are those of the hop's span (its own, sent on in ``traceparent``, and its
+    parent's); ``service`` names its events instead of ``ctx``'s (a session's own name).
+    """
 
-    def __init__(
-        self,
-        ctx: TraceContext,
-        span: _Span,
-        settings: TraceSettings,
-        request: PreparedRequest,
-        start: float,
-        propagated: bool = True,
-        service: str | None = None,
-    ) -> None:
-        self.ctx = ctx
-        self.span = span
-        self.settings = settings
-        self.request = request
-        self.start = start
-        self.propagated = propagated
-        self.service = service
+    ctx: TraceContext
+    ids: SpanIds
+    settings: TraceSettings
+    request: PreparedRequest
+    start: float
+    propagated: bool = True
+    service: str | None = None
 
     def log_retry(self, method: str | None, attempt: int, reason: str, status: Any) -> None:
         """A ``retry`` event: an attempt of this call failed and is tried again."""
@@ -233,7 +262,7 @@ class Call:
                 "reason": self.settings.redactor.text(reason[:1024]),
                 "status": status,
             },
-            span=self.span,
+            ids=self.ids,
             service=self.service,
         )
 
@@ -257,7 +286,7 @@ class Call:
                     if kind
                     else marker("omitted", content_type=content_type, length=len(content))
                 )
-        emit(self.ctx, CALL, msg, span=self.span, service=self.service)
+        emit(self.ctx, CALL, msg, ids=self.ids, service=self.service)
 
     def log_unread(self, unread: _Unread) -> None:
         """The ``call`` event of an answer whose body it does not hold (streamed, not read)."""
@@ -268,7 +297,7 @@ class Call:
         msg["status_code"] = status
         msg["response_size"] = content_length(length)
         msg["response_data"] = marker(why)
-        emit(self.ctx, CALL, msg, span=self.span, service=self.service)
+        emit(self.ctx, CALL, msg, ids=self.ids, service=self.service)
 
     def _message(self, end: float) -> dict[str, Any]:
         request = self.request

@@ -131,7 +131,7 @@ def _after_publish(
         msg["attempt"] = headers["retries"] + 1
     if headers.get("eta"):
         msg["eta"] = headers["eta"]
-    emit(ctx, PUBLISH, msg, span=(span, ctx.span_id))
+    emit(ctx, PUBLISH, msg, ids=(span, ctx.span_id))
 
 
 def _execution_span(task_id: str, attempt: int) -> str:
@@ -155,31 +155,22 @@ def _task_context(request: Any, settings: TraceSettings, attempt: int) -> TraceC
     if headers:
         incoming = _INBOUND.extract(headers)
         if incoming.source != "generated":
-            return TraceContext(
-                incoming.trace_id,
-                span,
-                incoming.parent_id,
-                settings.service,
-                incoming.flags,
-                incoming.tracestate,
-                settings,
-            )
+            return TraceContext.continuing(incoming, span, settings)
     caller = current_trace()
     if caller is not None:  # run in the caller's own process (eager mode, apply())
         return TraceContext(
-            caller.trace_id,
-            span,
-            caller.span_id,
-            settings.service,
-            caller.flags,
-            caller.tracestate,
-            settings,
+            trace_id=caller.trace_id,
+            span_id=span,
+            parent_id=caller.span_id,
+            flags=caller.flags,
+            tracestate=caller.tracestate,
+            settings=settings,
         )
     # A root trace; its id is the task id's when that is a UUID, so that every process
     # that sees the task (the worker's main process too) names the same trace.
     hexid = task_id.replace("-", "").lower()
     trace_id = hexid if is_w3c_trace_id(hexid) else new_trace_id()
-    return TraceContext(trace_id, span, None, settings.service, settings=settings)
+    return TraceContext(trace_id=trace_id, span_id=span, settings=settings)
 
 
 def _queue(request: Any) -> str | None:

@@ -11,7 +11,8 @@ import functools
 import itertools
 from typing import Any, Callable, TypeVar
 
-from traced_http.settings import DEFAULT_SETTINGS, TraceSettings
+from traced_http.propagation import Incoming
+from traced_http.settings import DEFAULT_SETTINGS, TraceSettings, service_name
 
 __all__ = ["TraceContext", "activate", "bind", "current_trace", "current_traceid", "deactivate"]
 
@@ -24,6 +25,8 @@ class TraceContext:
     ``next_index()`` numbers the events written in this span (from 1); it is shared by
     every thread bound to the span and safe to call from all of them at once.
     ``settings`` are those of the service that opened the span; its outbound calls use them.
+    ``service``, the name its events carry, is resolved from them once, when the span opens
+    (``service_name``: theirs, else ``OTEL_SERVICE_NAME``, else ``"python"``).
     """
 
     __slots__ = (
@@ -39,21 +42,50 @@ class TraceContext:
 
     def __init__(
         self,
+        *,
         trace_id: str,
         span_id: str,
         parent_id: str | None = None,
-        service: str = "python",
         flags: str = "01",
         tracestate: str | None = None,
         settings: TraceSettings = DEFAULT_SETTINGS,
     ) -> None:
+        self._open(trace_id, span_id, parent_id, flags, tracestate, settings)
+
+    @classmethod
+    def continuing(cls, incoming: Incoming, span_id: str, settings: TraceSettings) -> TraceContext:
+        """The span ``span_id`` of the trace that ``incoming`` (the caller's) continues.
+
+        The request path opens its span here rather than by keywords: a class called with
+        keywords builds a dict of them first (3,000 instructions a request on Python 3.11).
+        """
+        ctx = cls.__new__(cls)
+        ctx._open(
+            incoming.trace_id,
+            span_id,
+            incoming.parent_id,
+            incoming.flags,
+            incoming.tracestate,
+            settings,
+        )
+        return ctx
+
+    def _open(
+        self,
+        trace_id: str,
+        span_id: str,
+        parent_id: str | None,
+        flags: str,
+        tracestate: str | None,
+        settings: TraceSettings,
+    ) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
         self.parent_id = parent_id
-        self.service = service
         self.flags = flags
         self.tracestate = tracestate
         self.settings = settings
+        self.service = service_name(settings)
         # itertools.count is advanced atomically under the GIL: no lock on the hot path.
         self._counter = itertools.count(1)
 

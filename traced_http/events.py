@@ -13,7 +13,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Optional
 
 from traced_http.context import TraceContext, current_trace
 from traced_http.fast_paths import make_event_record
@@ -23,6 +23,7 @@ from traced_http.schema import make_event
 from traced_http.settings import DEFAULT_SETTINGS
 
 __all__ = [
+    "SpanIds",
     "add_event",
     "describe_failure",
     "emit",
@@ -35,6 +36,9 @@ logger = logging.getLogger(LOGGER_NAME)
 _INFO = logging.INFO
 _REPORT_EVERY = 300.0
 _MESSAGE_LIMIT = 1024
+# The (span_id, parent_id) an event is written under, when it is not its context's span:
+# a call's own span, and the span it was made in.
+SpanIds = tuple[str, Optional[str]]
 
 
 def enabled() -> bool:
@@ -47,11 +51,11 @@ def emit(
     event_des: str,
     msg_dict: dict[str, Any],
     remarks: str = "",
-    span: tuple[str, str | None] | None = None,
+    ids: SpanIds | None = None,
     now: float | None = None,
     service: str | None = None,
 ) -> None:
-    """Write one event of ``ctx``; ``span`` is ``(span_id, parent_id)`` for a call's span.
+    """Write one event of ``ctx``; ``ids`` are ``(span_id, parent_id)`` for a call's span.
 
     ``now``: when it happened, if the caller has just read the clock (a start, an end).
     ``service``: the service to name instead of ``ctx``'s (a session's own name).
@@ -60,7 +64,7 @@ def emit(
         return
     if now is None:
         now = time.time()
-    span_id, parent_id = span if span is not None else (ctx.span_id, ctx.parent_id)
+    span_id, parent_id = ids if ids is not None else (ctx.span_id, ctx.parent_id)
     event = make_event(
         iso_utc(now),
         service or ctx.service,

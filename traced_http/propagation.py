@@ -133,7 +133,11 @@ def w3c_trace_id(trace_id: str) -> str:
 
 
 class Incoming(NamedTuple):
-    """What the inbound headers said: the id to use and where it came from."""
+    """The trace to continue: its id, the caller's span and flags, and where the id came from.
+
+    ``source`` is the header the id was read from (lowercase), or ``generated``;
+    ``rejected`` names the headers read before it whose value was invalid.
+    """
 
     trace_id: str
     parent_id: str | None
@@ -141,6 +145,37 @@ class Incoming(NamedTuple):
     tracestate: str | None
     source: str
     rejected: tuple[str, ...]
+
+    @classmethod
+    def read(cls, header: str, value: str, rejected: tuple[str, ...] = ()) -> Incoming | None:
+        """The trace that one header's ``value`` continues, or None when it is invalid.
+
+        A ``traceparent`` gives the trace id, the parent span and the flags; any other
+        header (``header``, lowercase) holds a plain id.
+        """
+        if header == "traceparent":
+            parsed = parse_traceparent(value)
+            if parsed is None:
+                return None
+            return cls(parsed[0], parsed[1], parsed[2], None, header, rejected)
+        trace_id = valid_plain_id(value)
+        return None if trace_id is None else cls(trace_id, None, "01", None, header, rejected)
+
+    @classmethod
+    def new(cls, rejected: tuple[str, ...] = ()) -> Incoming:
+        """A new trace: there was nothing valid to continue."""
+        return cls(new_trace_id(), None, "01", None, "generated", rejected)
+
+    @classmethod
+    def given(cls, value: str | None) -> Incoming:
+        """The trace that an id given in code continues (``traced.trace(name, traceid=...)``).
+
+        A ``traceparent`` value, else a plain id (its source is ``traceid``); an invalid
+        one gives a new trace, with ``traceid`` rejected.
+        """
+        if value is None:
+            return cls.new()
+        return cls.read("traceparent", value) or cls.read("traceid", value) or cls.new(("traceid",))
 
 
 class InboundHeaders:
@@ -161,39 +196,43 @@ class InboundHeaders:
         return tuple(name for name, _ in self._specs)
 
     def extract(self, environ: Mapping[str, Any]) -> Incoming:
-        """The trace to continue from ``environ``, or a new one; never raises."""
-        rejected: list[str] = []
+        """The trace to continue from ``environ``: the first header with a valid value, in
+        order, else a new one; never raises."""
+        rejected: tuple[str, ...] = ()
         for name, key in self._specs:
             raw = environ.get(key)
             if raw is None:
                 continue
-            if name == "traceparent":
-                parsed = parse_traceparent(raw)
-                if parsed is not None:
-                    state = environ.get("HTTP_TRACESTATE")
-                    kept, source = self._plain_partner(environ, parsed[0]) or (parsed[0], name)
-                    return Incoming(
-                        kept,
-                        parsed[1],
-                        parsed[2],
-                        None if state is None else parse_tracestate(state),
-                        source,
-                        tuple(rejected),
-                    )
-            else:
-                trace_id = valid_plain_id(raw)
-                if trace_id is not None:
-                    return Incoming(trace_id, None, "01", None, name, tuple(rejected))
-            rejected.append(name)
-        return Incoming(new_trace_id(), None, "01", None, "generated", tuple(rejected))
+            incoming = Incoming.read(name, raw, rejected)
+            if incoming is not None:
+                return self._with_partners(environ, incoming) if name == "traceparent" else incoming
+            rejected += (name,)
+        return Incoming.new(rejected)
 
-    def _plain_partner(self, environ: Mapping[str, Any], w3c_id: str) -> tuple[str, str] | None:
-        """``(plain id, header)`` when a plain header holds the id ``w3c_id`` stands for.
+    def _with_partners(self, environ: Mapping[str, Any], incoming: Incoming) -> Incoming:
+        """A ``traceparent``'s trace with the headers that travel with it: ``tracestate``,
+        and a plain header holding the id that the ``traceparent``'s id stands for.
 
         A caller whose trace id is not 32 hex (``req-391``) sends it as ``traceid`` with a
         ``traceparent`` carrying its derived W3C id: the plain id is kept, the parent read
         from the ``traceparent``.
         """
+        state = environ.get("HTTP_TRACESTATE")
+        partner = self._plain_partner(environ, incoming.trace_id)
+        if state is None and partner is None:
+            return incoming
+        trace_id, source = partner or (incoming.trace_id, incoming.source)
+        return Incoming(
+            trace_id,
+            incoming.parent_id,
+            incoming.flags,
+            None if state is None else parse_tracestate(state),
+            source,
+            incoming.rejected,
+        )
+
+    def _plain_partner(self, environ: Mapping[str, Any], w3c_id: str) -> tuple[str, str] | None:
+        """``(plain id, header)`` when a plain header holds the id ``w3c_id`` stands for."""
         for name, key in self._specs:
             raw = environ.get(key)
             if raw is None or name == "traceparent":

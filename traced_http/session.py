@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from http.client import RemoteDisconnected
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -13,7 +13,7 @@ from requests import PreparedRequest, Response
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
-from traced_http.adapter import Call, TracingAdapter, redirect_root
+from traced_http.adapter import Call, RedirectChain, SendOptions, TracingAdapter
 from traced_http.context import TraceContext, current_trace
 from traced_http.events import emit, error_info
 from traced_http.fast_paths import EnvironmentSettings
@@ -101,23 +101,23 @@ class TracedSession(requests.Session):
         )
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
-        """As ``Session.send``; a call outside any trace is one root trace, redirects included."""
+        """As ``Session.send``; a call outside any trace is one root trace, redirects included
+        (its hops share a ``RedirectChain``)."""
         kwargs.setdefault("timeout", self.timeout)
-        if current_trace() is not None or redirect_root.get() is not None:
-            return self._send(request, kwargs)
-        token = redirect_root.set([])
-        try:
-            return self._send(request, kwargs)
-        finally:
-            redirect_root.reset(token)
+        chain = RedirectChain.active()
+        if chain is not None or current_trace() is not None:
+            return self._send(request, kwargs, chain)  # in a trace, or a hop of a chain
+        with RedirectChain.opened() as chain:
+            return self._send(request, kwargs, chain)
 
-    def _send(self, request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
+    def _send(
+        self, request: PreparedRequest, kwargs: dict[str, Any], chain: RedirectChain | None
+    ) -> Response:
         try:
             return super().send(request, **kwargs)
         except requests.TooManyRedirects as exc:
             # Each hop already logged its own call; this records how the call ended.
-            holder = redirect_root.get()
-            ctx = current_trace() or (holder[0] if holder else None)
+            ctx = current_trace() or (chain.root if chain is not None else None)
             if ctx is not None:
                 self._log_redirect_failure(ctx, request, exc)
             raise
@@ -131,7 +131,7 @@ class TracedSession(requests.Session):
             "url": ctx.settings.redactor.url(request.url or ""),
             "error": error_info(exc, ctx.settings.redactor),
         }
-        emit(ctx, "call", msg, span=(new_span_id(), ctx.span_id))
+        emit(ctx, "call", msg, ids=(new_span_id(), ctx.span_id))
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -165,31 +165,25 @@ class _ResendOnReusedConnection(TracingAdapter):
     concurrent call opening one makes it count as fresh: no resend, the safe side).
     """
 
-    def _transmit(
-        self,
-        call: Call,
-        stream: bool,
-        timeout: Any,
-        verify: Any,
-        cert: Any,
-        proxies: Mapping[str, str] | None,
-    ) -> Response:
+    def _transmit(self, call: Call, options: SendOptions) -> Response:
         request = call.request
         if request.method not in _IDEMPOTENT:
-            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+            return super()._transmit(call, options)
         try:
-            pool = self.get_connection_with_tls_context(request, verify, proxies, cert)
+            pool = self.get_connection_with_tls_context(
+                request, options.verify, options.proxies, options.cert
+            )
         except Exception:  # a bad URL or proxy: HTTPAdapter.send raises it as requests does
-            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+            return super()._transmit(call, options)
         opened = getattr(pool, "num_connections", None)
         try:
-            return super()._transmit(call, stream, timeout, verify, cert, proxies)
+            return super()._transmit(call, options)
         except requests.ConnectionError as exc:
             broken = _aborted(exc)
             if opened is None or pool.num_connections != opened or broken is None:  # type: ignore[attr-defined]
                 raise
             call.log_retry(request.method, 1, f"reused connection broke: {broken}", None)
-        return super()._transmit(call, stream, timeout, verify, cert, proxies)
+        return super()._transmit(call, options)
 
 
 def _aborted(exc: requests.ConnectionError) -> str | None:

@@ -9,10 +9,10 @@ from typing import Any
 
 from traced_http.context import TraceContext, activate, deactivate
 from traced_http.events import emit, error_info
-from traced_http.ids import new_span_id, new_trace_id
-from traced_http.propagation import parse_traceparent, valid_plain_id
+from traced_http.ids import new_span_id
+from traced_http.propagation import Incoming
 from traced_http.schema import END, START
-from traced_http.settings import DEFAULT_SETTINGS, TraceSettings, service_name
+from traced_http.settings import DEFAULT_SETTINGS, TraceSettings
 
 __all__ = ["trace"]
 
@@ -37,22 +37,14 @@ def trace(
     settings = settings or DEFAULT_SETTINGS
     if service is not None:
         settings = settings.replace(service=service)
-    trace_id, parent_id, flags, source = new_trace_id(), None, "01", "generated"
+    incoming = Incoming.given(traceid)
     msg: dict[str, Any] = {"name": name}
-    if traceid is not None:
-        parsed = parse_traceparent(traceid)
-        if parsed is not None:
-            (trace_id, parent_id, flags), source = parsed, "traceparent"
-        elif valid_plain_id(traceid) is not None:
-            trace_id, source = traceid.strip(" \t"), "traceid"
-        else:
-            msg["rejected_headers"] = ["traceid"]
-    ctx = TraceContext(
-        trace_id, new_span_id(), parent_id, service_name(settings), flags, None, settings
-    )
+    if incoming.rejected:
+        msg["rejected_headers"] = list(incoming.rejected)
+    ctx = TraceContext.continuing(incoming, new_span_id(), settings)
     start = time.time()
     msg["start_time"] = start
-    msg["id_source"] = source
+    msg["id_source"] = incoming.source
     token = activate(ctx)
     emit(ctx, START, msg)
     error: BaseException | None = None

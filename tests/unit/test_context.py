@@ -11,6 +11,7 @@ import pytest
 import traced_http as traced
 from traced_http.context import activate, deactivate
 from traced_http.ids import new_span_id, new_trace_id
+from traced_http.propagation import Incoming
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 HEX16 = re.compile(r"[0-9a-f]{16}")
@@ -19,7 +20,12 @@ HEX16 = re.compile(r"[0-9a-f]{16}")
 @pytest.fixture
 def active():
     """A trace made active for the test, and reset after it."""
-    ctx = traced.TraceContext("a" * 32, "b" * 16, parent_id="c" * 16, service="svc")
+    ctx = traced.TraceContext(
+        trace_id="a" * 32,
+        span_id="b" * 16,
+        parent_id="c" * 16,
+        settings=traced.TraceSettings(service="svc"),
+    )
     token = activate(ctx)
     yield ctx
     deactivate(token)
@@ -38,7 +44,12 @@ def test_span_ids_are_16_lowercase_hex_and_unique():
 
 
 def test_trace_context_holds_ids_and_numbers_events_from_one():
-    ctx = traced.TraceContext("t" * 32, "s" * 16, parent_id="p" * 16, service="orders")
+    ctx = traced.TraceContext(
+        trace_id="t" * 32,
+        span_id="s" * 16,
+        parent_id="p" * 16,
+        settings=traced.TraceSettings(service="orders"),
+    )
     assert (ctx.trace_id, ctx.span_id, ctx.parent_id, ctx.service) == (
         "t" * 32,
         "s" * 16,
@@ -48,8 +59,48 @@ def test_trace_context_holds_ids_and_numbers_events_from_one():
     assert [ctx.next_index() for _ in range(3)] == [1, 2, 3]
 
 
+@pytest.mark.parametrize(
+    ("settings_service", "env", "named"),
+    [
+        ("orders", "from-env", "orders"),
+        (None, "from-env", "from-env"),
+        (None, None, "python"),
+    ],
+    ids=["settings", "OTEL_SERVICE_NAME", "default"],
+)
+def test_trace_context_names_the_service_of_its_settings(monkeypatch, settings_service, env, named):
+    if env is None:
+        monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_SERVICE_NAME", env)
+    settings = traced.TraceSettings(service=settings_service)
+
+    ctx = traced.TraceContext(trace_id="t" * 32, span_id="s" * 16, settings=settings)
+
+    assert (ctx.service, ctx.settings) == (named, settings)
+
+
+def test_a_context_continuing_an_incoming_trace_is_the_one_built_by_keywords():
+    settings = traced.TraceSettings(service="orders")
+    incoming = Incoming("t" * 32, "p" * 16, "00", "k=v", "traceparent", ())
+
+    ctx = traced.TraceContext.continuing(incoming, "s" * 16, settings)
+
+    built = traced.TraceContext(
+        trace_id="t" * 32,
+        span_id="s" * 16,
+        parent_id="p" * 16,
+        flags="00",
+        tracestate="k=v",
+        settings=settings,
+    )
+    fields = ("trace_id", "span_id", "parent_id", "flags", "tracestate", "settings", "service")
+    assert [getattr(ctx, f) for f in fields] == [getattr(built, f) for f in fields]
+    assert ctx.next_index() == built.next_index() == 1
+
+
 def test_trace_index_is_unique_across_threads():
-    ctx = traced.TraceContext("t" * 32, "s" * 16)
+    ctx = traced.TraceContext(trace_id="t" * 32, span_id="s" * 16)
     with ThreadPoolExecutor(8) as pool:
         indexes = list(pool.map(lambda _: ctx.next_index(), range(2000)))
     assert sorted(indexes) == list(range(1, 2001))
@@ -66,7 +117,7 @@ def test_active_trace_is_visible_and_reset_after(active):
 
 
 def test_deactivate_restores_the_outer_trace(active):
-    inner = traced.TraceContext("d" * 32, "e" * 16)
+    inner = traced.TraceContext(trace_id="d" * 32, span_id="e" * 16)
     token = activate(inner)
     assert traced.current_traceid() == "d" * 32
     deactivate(token)
@@ -105,7 +156,7 @@ def test_bind_resets_even_when_the_function_raises(active):
 
 def test_bind_captures_the_trace_at_bind_time_not_call_time(active):
     bound = traced.bind(traced.current_traceid)
-    other = activate(traced.TraceContext("f" * 32, "1" * 16))
+    other = activate(traced.TraceContext(trace_id="f" * 32, span_id="1" * 16))
     try:
         assert bound() == "a" * 32
     finally:

@@ -33,7 +33,12 @@ def lines(written_lines):
 
 @pytest.fixture
 def active():
-    ctx = traced.TraceContext("a" * 32, "b" * 16, parent_id="c" * 16, service="svc")
+    ctx = traced.TraceContext(
+        trace_id="a" * 32,
+        span_id="b" * 16,
+        parent_id="c" * 16,
+        settings=traced.TraceSettings(service="svc"),
+    )
     token = activate(ctx)
     yield ctx
     deactivate(token)
