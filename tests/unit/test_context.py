@@ -17,20 +17,6 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 HEX16 = re.compile(r"[0-9a-f]{16}")
 
 
-@pytest.fixture
-def active():
-    """A trace made active for the test, and reset after it."""
-    ctx = traced.TraceContext(
-        trace_id="a" * 32,
-        span_id="b" * 16,
-        parent_id="c" * 16,
-        settings=traced.TraceSettings(service="svc"),
-    )
-    token = activate(ctx)
-    yield ctx
-    deactivate(token)
-
-
 def test_trace_ids_are_32_lowercase_hex_and_unique():
     ids = [new_trace_id() for _ in range(1000)]
     assert all(HEX32.fullmatch(i) for i in ids)

@@ -10,7 +10,6 @@ import logging
 import pytest
 
 import traced_http as traced
-from traced_http.context import activate, deactivate
 
 EVENT_KEYS = [
     "ts",
@@ -29,19 +28,6 @@ EVENT_KEYS = [
 def lines(written_lines):
     """The JSON lines written on the ``traced_http`` logger during the test."""
     return written_lines.formatted
-
-
-@pytest.fixture
-def active():
-    ctx = traced.TraceContext(
-        trace_id="a" * 32,
-        span_id="b" * 16,
-        parent_id="c" * 16,
-        settings=traced.TraceSettings(service="svc"),
-    )
-    token = activate(ctx)
-    yield ctx
-    deactivate(token)
 
 
 def reject_constant(name: str) -> None:
