@@ -1,7 +1,7 @@
 """flask_hooks: the Flask side of traced-http; ``Tracing(app)`` traces every request.
 
-Inside a request, ``flask.g.traceid`` holds the trace id, as in the recipe this
-library grew from; ``traced_http.current_trace()`` holds the whole context.
+Inside a request, ``flask.g.traceid`` holds the trace id;
+``traced_http.current_trace()`` holds the whole context.
 """
 
 from __future__ import annotations

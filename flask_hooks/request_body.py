@@ -19,7 +19,7 @@ from traced_http.settings import TraceSettings
 
 __all__ = ["BODYLESS", "RecordedInput", "request_length", "watch_body"]
 
-# Methods whose request_data is the query string, as in the recipe: their body is ignored.
+# Methods whose request_data is the query string: their body is ignored.
 BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
 
 

@@ -51,7 +51,8 @@ def start_message(
     body: RecordedInput | None = None,
     route: str | None = None,
 ) -> dict[str, Any]:
-    """The recipe's start fields plus ``path``, ``route``, ``remote_addr`` and the id's source.
+    """The start message: method, URL, headers, request data, ip and start time, plus
+    ``path``, ``route``, ``remote_addr`` and where the id came from.
 
     ``body``: the request body being recorded for the ``end`` event, if any; ``route``: the
     URL rule the request matched.
@@ -185,7 +186,7 @@ def _valid_trace(name: str, value: str) -> bool:
 def request_data(
     environ: Mapping[str, Any], method: str, settings: TraceSettings, body: RecordedInput | None
 ) -> Any:
-    """The query args of a GET, as the recipe records them. A body is not read here: a
+    """The query args of a GET (or HEAD, OPTIONS, DELETE, TRACE). A body is not read here: a
     textual one is ``deferred`` to the end event, anything else is ``omitted``."""
     if method in BODYLESS:
         query = environ.get("QUERY_STRING")

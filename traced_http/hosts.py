@@ -13,7 +13,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 class HostMatcher:
     """Host patterns: an exact host, ``*.suffix`` (any subdomain), or ``host:port``.
 
-    ``None`` matches every host: ``traceid`` is sent everywhere, as the recipe does.
+    ``None`` matches every host: trace headers are sent to every host.
     """
 
     __slots__ = ("_exact", "_match_all", "_suffixes", "_with_port")

@@ -13,7 +13,7 @@ __all__ = ["new_span_id", "new_trace_id"]
 
 
 def new_trace_id() -> str:
-    """A new trace id: the hex of a random UUID (version 4), as in the recipe.
+    """A new trace id: the hex of a random UUID (version 4).
 
     32 lowercase hex characters, a valid W3C trace-id whose rightmost 7 bytes are random.
     """

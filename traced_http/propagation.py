@@ -267,7 +267,7 @@ class OutboundHeaders:
         """True when the caller set a trace header to another value than the current
         trace's (``trace_id`` and its ``tracestate``): the caller took propagation over.
 
-        ``headers={'traceid': g.traceid}`` (the blog recipe's habit) is not an override, nor
+        ``headers={'traceid': g.traceid}`` (an id passed on by hand) is not an override, nor
         are the headers a redirect copies from the hop before (the same trace's values).
         """
         for name in self.plain:
