@@ -446,8 +446,10 @@ def tables(counts: dict[str, dict[Measure, Count]], requests: int) -> list[Table
         ["outbound, added by tracing", *(_signed(t - r) for t, r in zip(traced, plain))],
     ]
     totals.notes.append(
-        f"(I(2N) - I(N)) / N, N = {requests}, after {WARMUP} warm-up requests; "
-        "cachegrind, PYTHONHASHSEED=0; inbound straight into the WSGI app "
+        f"(I(2N) - I(N)) / N, N = {requests}, after {WARMUP} warm-up requests, cyclic GC "
+        "off during the counted ones; cachegrind, PYTHONHASHSEED=0, the children's "
+        "environment PATH and LC_ALL only unless the command says --inherit-env; "
+        "inbound straight into the WSGI app "
         "(benchmarks.apps, events through JsonFormatter into a discarding handler); "
         "outbound through a canned-response adapter (benchmarks.outbound, no socket)"
     )
