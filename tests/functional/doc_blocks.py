@@ -51,6 +51,9 @@ def blocks(page: str) -> list[Block]:
         index += 1
         body: list[str] = []
         while index < len(lines) and lines[index].rstrip() != "```":
+            # A fence that does not stand alone would swallow the rest of the page.
+            if _FENCE.match(lines[index]) or lines[index].rstrip().endswith("```"):
+                raise ValueError(f"{page}:{index + 1}: a fence inside an open block")
             body.append(lines[index])
             index += 1
         index += 1

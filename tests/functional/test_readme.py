@@ -69,10 +69,16 @@ def test_the_readme_event_is_what_the_example_prints(tmp_path):
     assert printed == shown_event
 
 
+def test_every_code_block_is_closed_by_a_fence_of_its_own():
+    for page in PAGES:
+        blocks(page)  # raises on a fence that does not stand on its own line
+
+
 def test_links_lead_to_files_and_headings_that_exist():
     for page in PAGES:
         text = (ROOT / page).read_text(encoding="utf-8")
-        anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+        prose = re.sub(r"^```.*?^```[ \t]*$", "", text, flags=re.M | re.S)
+        anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", prose, flags=re.M)}
         for target in re.findall(r"\]\(([^)]+)\)", text):
             if target.startswith(("http://", "https://")):
                 continue
