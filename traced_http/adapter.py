@@ -31,7 +31,6 @@ from traced_http.events import SpanIds, emit, enabled, error_info
 from traced_http.ids import new_span_id, new_trace_id
 from traced_http.schema import CALL, RETRY
 from traced_http.settings import (
-    DEFAULT_SERVICE,
     DEFAULT_SETTINGS,
     UNSET,
     OrUnset,
@@ -181,7 +180,7 @@ class TracingAdapter(HTTPAdapter):
             ids = (call_span, ctx.span_id)
         settings = self.settings_for(ctx.settings)
         # A session's own name wins over a trace() block that names no service.
-        service = self._service if ctx.settings.service == DEFAULT_SERVICE else None
+        service = self._service if ctx.settings.service is None else None
         url = request.url or ""
         headers = request.headers
         propagated = settings.hosts.allows(url)
