@@ -227,7 +227,7 @@ DEFAULT_SETTINGS = TraceSettings()
 
 
 def service_name(settings: TraceSettings) -> str:
-    """The service that events under ``settings`` name, outside a request.
+    """The name a span's events carry as ``service``, for a span opened under ``settings``.
 
     Its ``service`` when one was given; otherwise the process default: the
     ``OTEL_SERVICE_NAME`` environment variable (the OpenTelemetry convention), else
