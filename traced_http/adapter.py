@@ -38,7 +38,7 @@ from traced_http.settings import (
     given,
 )
 
-__all__ = ["Call", "RedirectChain", "SendOptions", "TracingAdapter", "retry_policy"]
+__all__ = ["Call", "TracingAdapter", "retry_policy"]
 
 # The call being sent, for the retry events that urllib3 raises deep inside it.
 _active_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
