@@ -175,10 +175,11 @@ class TracingAdapter(HTTPAdapter):
         call_span = new_span_id()
         ctx = current_trace()
         if ctx is None:
-            ctx, ids = self._trace_outside_any(call_span)
+            settings = self.settings_for(DEFAULT_SETTINGS)
+            ctx, ids = self._trace_outside_any(call_span, settings)
         else:
+            settings = self.settings_for(ctx.settings)
             ids = (call_span, ctx.span_id)
-        settings = self.settings_for(ctx.settings)
         # A session's own name wins over a trace() block that names no service.
         service = self._service if ctx.settings.service is None else None
         url = request.url or ""
@@ -213,18 +214,19 @@ class TracingAdapter(HTTPAdapter):
             cast(_CallResponse, response).pending_call = call
         return response
 
-    def _trace_outside_any(self, call_span: str) -> tuple[TraceContext, SpanIds]:
+    def _trace_outside_any(
+        self, call_span: str, settings: TraceSettings
+    ) -> tuple[TraceContext, SpanIds]:
         """The trace of a hop sent outside any trace, and the ids of the hop's span.
 
-        The first hop of a call is the root span of a new trace; a redirect hop of a
-        ``RedirectChain`` is a child of its chain's root.
+        The first hop of a call is the root span of a new trace, opened under ``settings``
+        (this adapter's options over the defaults); a redirect hop of a ``RedirectChain``
+        is a child of its chain's root.
         """
         chain = RedirectChain.active()
         if chain is not None and chain.root is not None:
             return chain.root, (call_span, chain.root.span_id)
-        root = TraceContext(
-            trace_id=new_trace_id(), span_id=call_span, settings=self.settings_for(DEFAULT_SETTINGS)
-        )
+        root = TraceContext(trace_id=new_trace_id(), span_id=call_span, settings=settings)
         if chain is not None:
             chain.root = root
         return root, (call_span, None)
