@@ -33,7 +33,7 @@ def test_progress_line_is_drawn_and_erased() -> None:
 @pytest.mark.usefixtures("at_once")
 def test_a_command_names_its_activity_and_adds_its_own_counts() -> None:
     stream = io.StringIO()
-    progress = Progress(stream, None, activity="exporting", more=lambda: ", 7 spans sent")
+    progress = Progress(stream, None, activity="exporting", suffix=lambda: ", 7 spans sent")
     progress.update(ReadCounts(lines=3, bytes_read=2_000_000))
     assert stream.getvalue().startswith("\rexporting: 2 MB, 3 lines")
     assert stream.getvalue().endswith(", 7 spans sent\x1b[K")
