@@ -31,7 +31,6 @@ from traced_http.events import SpanIds, emit, enabled, error_info
 from traced_http.ids import new_span_id, new_trace_id
 from traced_http.schema import CALL, RETRY
 from traced_http.settings import (
-    DEFAULT_SERVICE,
     DEFAULT_SETTINGS,
     UNSET,
     OrUnset,
@@ -39,7 +38,7 @@ from traced_http.settings import (
     given,
 )
 
-__all__ = ["Call", "RedirectChain", "SendOptions", "TracingAdapter", "retry_policy"]
+__all__ = ["Call", "TracingAdapter", "retry_policy"]
 
 # The call being sent, for the retry events that urllib3 raises deep inside it.
 _active_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
@@ -176,12 +175,13 @@ class TracingAdapter(HTTPAdapter):
         call_span = new_span_id()
         ctx = current_trace()
         if ctx is None:
-            ctx, ids = self._trace_outside_any(call_span)
+            settings = self.settings_for(DEFAULT_SETTINGS)
+            ctx, ids = self._trace_outside_any(call_span, settings)
         else:
+            settings = self.settings_for(ctx.settings)
             ids = (call_span, ctx.span_id)
-        settings = self.settings_for(ctx.settings)
         # A session's own name wins over a trace() block that names no service.
-        service = self._service if ctx.settings.service == DEFAULT_SERVICE else None
+        service = self._service if ctx.settings.service is None else None
         url = request.url or ""
         headers = request.headers
         propagated = settings.hosts.allows(url)
@@ -214,18 +214,19 @@ class TracingAdapter(HTTPAdapter):
             cast(_CallResponse, response).pending_call = call
         return response
 
-    def _trace_outside_any(self, call_span: str) -> tuple[TraceContext, SpanIds]:
+    def _trace_outside_any(
+        self, call_span: str, settings: TraceSettings
+    ) -> tuple[TraceContext, SpanIds]:
         """The trace of a hop sent outside any trace, and the ids of the hop's span.
 
-        The first hop of a call is the root span of a new trace; a redirect hop of a
-        ``RedirectChain`` is a child of its chain's root.
+        The first hop of a call is the root span of a new trace, opened under ``settings``
+        (this adapter's options over the defaults); a redirect hop of a ``RedirectChain``
+        is a child of its chain's root.
         """
         chain = RedirectChain.active()
         if chain is not None and chain.root is not None:
             return chain.root, (call_span, chain.root.span_id)
-        root = TraceContext(
-            trace_id=new_trace_id(), span_id=call_span, settings=self.settings_for(DEFAULT_SETTINGS)
-        )
+        root = TraceContext(trace_id=new_trace_id(), span_id=call_span, settings=settings)
         if chain is not None:
             chain.root = root
         return root, (call_span, None)

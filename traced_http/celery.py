@@ -70,9 +70,10 @@ def instrument(
 ) -> None:
     """Trace the tasks of ``celery_app``: sent ones carry the trace, executed ones continue it.
 
-    ``service`` names the worker's events (default: the app's ``main`` name, else the
-    default service). ``settings`` are those of the worker's spans and of the calls its
-    tasks make. Calling it again replaces the app's settings; handlers connect once.
+    ``service`` names the worker's events (default: the service of ``settings`` if they
+    name one, else the app's ``main`` name, else ``OTEL_SERVICE_NAME``, else ``"python"``).
+    ``settings`` are those of the worker's spans and of the calls its tasks make. Calling
+    it again replaces the app's settings; handlers connect once.
     """
     from celery import signals
 

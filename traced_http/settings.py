@@ -196,7 +196,7 @@ class TraceSettings:
     """The outbound settings (those of ``SETTINGS`` marked so), checked by the schema once;
     the compiled helpers (redactor, host matcher) are built here too."""
 
-    service: str = DEFAULT_SERVICE  # the schema's None: no name of its own
+    service: str | None = None  # None: no name of its own (see service_name)
     propagate_headers: Sequence[str] = _default("propagate_headers")
     propagate_to: Sequence[str] | None = _default("propagate_to")
     capture_bodies: bool = _default("capture_bodies")
@@ -212,8 +212,6 @@ class TraceSettings:
         for item in fields(self):
             if item.init:
                 set_(self, item.name, BY_NAME[item.name].check(item.name, getattr(self, item.name)))
-        if self.service is None:
-            set_(self, "service", DEFAULT_SERVICE)
         set_(self, "redactor", Redactor(self.redact_headers, self.redact_fields))
         set_(self, "outbound", OutboundHeaders(self.propagate_headers))
         set_(self, "hosts", HostMatcher(self.propagate_to))
@@ -229,12 +227,12 @@ DEFAULT_SETTINGS = TraceSettings()
 
 
 def service_name(settings: TraceSettings) -> str:
-    """The service that events under ``settings`` name, outside a request.
+    """The name a span's events carry as ``service``, for a span opened under ``settings``.
 
     Its ``service`` when one was given; otherwise the process default: the
     ``OTEL_SERVICE_NAME`` environment variable (the OpenTelemetry convention), else
     ``"python"``.
     """
-    if settings.service != DEFAULT_SERVICE:
+    if settings.service is not None:
         return settings.service
     return os.environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE

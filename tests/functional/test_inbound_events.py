@@ -8,6 +8,7 @@ import pytest
 from flask import Flask, Response, abort, request, stream_with_context
 
 import traced_http as traced
+from traced_http.schema import FIELDS
 from traced_http.testing import events_of
 
 
@@ -50,17 +51,7 @@ def test_start_event_has_the_recipe_fields_and_more(app, trace_events):
     )
     start = events_of(trace_events, "start")[0]
     msg = start["msg_dict"]
-    assert list(start) == [
-        "ts",
-        "service",
-        "traceid",
-        "span_id",
-        "parent_id",
-        "trace_index",
-        "event_des",
-        "msg_dict",
-        "remarks",
-    ]
+    assert tuple(start) == FIELDS
     assert start["service"] == "orders"
     assert start["trace_index"] == 1
     assert msg["method"] == "GET"

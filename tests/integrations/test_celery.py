@@ -13,9 +13,12 @@ from typing import Any, Callable
 
 import pytest
 import requests
+from celery import Celery
 from flask import jsonify
 
 import traced_http as traced
+from traced_http.celery import instrument
+from traced_http.settings import TraceSettings
 from traced_http.testing import assert_single_trace, build_tree, events_of, serve_app
 
 tasks_app = pytest.importorskip("tasks_app")
@@ -183,6 +186,40 @@ def test_eager_task_is_a_child_of_the_caller(trace_events):
     start, end = (e for e in trace_events if e["span_id"] != ctx.span_id)
     assert start["parent_id"] == ctx.span_id
     assert end["msg_dict"]["state"] == "SUCCESS"
+
+
+@pytest.mark.parametrize(
+    ("service", "settings", "main", "env", "named"),
+    [
+        ("stock", TraceSettings(service="ops"), "inventory", "from-env", "stock"),
+        (None, TraceSettings(service="ops"), "inventory", "from-env", "ops"),
+        (None, TraceSettings(capture_bodies=False), "inventory", "from-env", "inventory"),
+        (None, None, "inventory", "from-env", "inventory"),
+        (None, TraceSettings(capture_bodies=False), None, "from-env", "from-env"),
+        (None, None, None, None, "python"),
+    ],
+    ids=["service", "settings", "settings-unnamed", "main", "OTEL_SERVICE_NAME", "default"],
+)
+def test_worker_events_name_the_first_service_given(
+    monkeypatch, trace_events, service, settings, main, env, named
+):
+    if env is None:
+        monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_SERVICE_NAME", env)
+    app = Celery(main, set_as_current=False)
+
+    @app.task
+    def job() -> None:
+        return None
+
+    instrument(app, service=service, settings=settings)
+    job.apply()
+
+    assert [(e["event_des"], e["service"]) for e in trace_events] == [
+        ("start", named),
+        ("end", named),
+    ]
 
 
 @pytest.mark.parametrize("worker", ["solo"], indirect=True)

@@ -13,6 +13,22 @@ from traced_http.viewer.stats import Stats
 from traced_http.viewer.summary import Summaries
 
 
+def test_an_event_line_has_the_nine_public_fields_in_this_order() -> None:
+    # Spelled out here on purpose: log pipelines parse these names, so changing one
+    # (or their order) is a change of the public format and must fail this test.
+    assert schema.FIELDS == (
+        "ts",
+        "service",
+        "traceid",
+        "span_id",
+        "parent_id",
+        "trace_index",
+        "event_des",
+        "msg_dict",
+        "remarks",
+    )
+
+
 def test_every_written_event_has_the_schema_fields_in_order(
     trace_events: list[dict[str, Any]],
 ) -> None:

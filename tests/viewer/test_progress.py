@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from traced_http.otlp.offline import _Totals
 from traced_http.viewer.progress import Progress
 from traced_http.viewer.reader import ReadCounts, input_size
 
@@ -30,13 +31,18 @@ def test_progress_line_is_drawn_and_erased() -> None:
     assert stream.getvalue()[len(drawn) :] == "\r\x1b[K"
 
 
+@pytest.mark.parametrize(
+    ("failed", "tail"), [(0, ", 1,234 spans sent"), (5, ", 1,234 spans sent, 5 failed")]
+)
 @pytest.mark.usefixtures("at_once")
-def test_a_command_names_its_activity_and_adds_its_own_counts() -> None:
+def test_export_names_its_activity_and_adds_the_spans_sent(failed: int, tail: str) -> None:
     stream = io.StringIO()
-    progress = Progress(stream, None, activity="exporting", more=lambda: ", 7 spans sent")
+    totals = _Totals()
+    progress = Progress(stream, None, activity="exporting", suffix=totals.progress_tail)
+    totals.delivered, totals.failed = 1_234, failed
     progress.update(ReadCounts(lines=3, bytes_read=2_000_000))
     assert stream.getvalue().startswith("\rexporting: 2 MB, 3 lines")
-    assert stream.getvalue().endswith(", 7 spans sent\x1b[K")
+    assert stream.getvalue().endswith(tail + "\x1b[K")
 
 
 def test_small_inputs_stay_quiet() -> None:

@@ -65,7 +65,7 @@ class _Totals:
         self.failed = 0
         self.traces: set[int] = set()
 
-    def sent(self) -> str:
+    def progress_tail(self) -> str:
         """The end of the progress line: spans sent so far, and failed ones if any."""
         line = f", {self.delivered:,} spans sent"
         if self.failed:
@@ -94,7 +94,7 @@ def run_export(args: argparse.Namespace, counts: ReadCounts, out: TextIO) -> int
     exporter = make_exporter(url)
     totals = _Totals()
     progress = (
-        Progress(sys.stderr, input_size(paths), activity="exporting", more=totals.sent)
+        Progress(sys.stderr, input_size(paths), activity="exporting", suffix=totals.progress_tail)
         if sys.stderr.isatty()
         else None
     )

@@ -19,7 +19,7 @@ INTERVAL = 0.2
 class Progress:
     """Rewrites one stderr line with bytes, lines and (when known) percent read.
 
-    ``activity`` starts the line ("reading", "exporting"); ``more``, when given, returns
+    ``activity`` starts the line ("reading", "exporting"); ``suffix``, when given, returns
     what the command adds at its end (the spans ``export`` has sent so far).
     """
 
@@ -29,12 +29,12 @@ class Progress:
         total_bytes: int | None,
         *,
         activity: str = "reading",
-        more: Callable[[], str] | None = None,
+        suffix: Callable[[], str] | None = None,
     ) -> None:
         self._stream = stream
         self._total = total_bytes
         self._activity = activity
-        self._more = more
+        self._suffix = suffix
         self._began = time.monotonic()
         self._last = self._began
         self._shown = False
@@ -50,8 +50,8 @@ class Progress:
         line = f"{self._activity}: {megabytes:,.0f} MB, {counts.lines:,} lines, {rate:,.0f} MB/s"
         if self._total:
             line += f", {min(100.0, counts.bytes_read * 100 / self._total):.0f}%"
-        if self._more is not None:
-            line += self._more()
+        if self._suffix is not None:
+            line += self._suffix()
         self._stream.write("\r" + line + "\x1b[K")
         self._stream.flush()
         self._shown = True

@@ -136,7 +136,7 @@ def _apply_outcome(span: Span, msg: dict[str, Any]) -> None:
     span.error = _error(msg.get("error"))
 
 
-def _apply_whole(span: Span, kind: str, msg: dict[str, Any]) -> None:
+def _apply_one_event_span(span: Span, kind: str, msg: dict[str, Any]) -> None:
     """A call or a publish: one event is the whole span."""
     span.kind = kind
     span.has_start = span.has_end = True
@@ -174,13 +174,13 @@ def _apply_end(span: Span, msg: dict[str, Any]) -> None:
 
 
 def _apply_call(span: Span, msg: dict[str, Any]) -> None:
-    _apply_whole(span, CALL, msg)
+    _apply_one_event_span(span, CALL, msg)
     _apply_target(span, msg)
     _apply_outcome(span, msg)
 
 
 def _apply_publish(span: Span, msg: dict[str, Any]) -> None:
-    _apply_whole(span, PUBLISH, msg)
+    _apply_one_event_span(span, PUBLISH, msg)
     _apply_task(span, msg)
     span.duration = number(msg.get("cost_time"))
 
