@@ -201,7 +201,7 @@ def test_eager_task_is_a_child_of_the_caller(trace_events):
     ids=["service", "settings", "settings-unnamed", "main", "OTEL_SERVICE_NAME", "default"],
 )
 def test_worker_events_name_the_first_service_given(
-    monkeypatch, trace_events, service, settings, main, env, named
+    request, monkeypatch, trace_events, service, settings, main, env, named
 ):
     if env is None:
         monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
@@ -209,7 +209,7 @@ def test_worker_events_name_the_first_service_given(
         monkeypatch.setenv("OTEL_SERVICE_NAME", env)
     app = Celery(main, set_as_current=False)
 
-    @app.task
+    @app.task(name=request.node.name)  # one name per case: Celery warns on a reused one
     def job() -> None:
         return None
 
