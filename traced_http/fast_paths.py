@@ -26,8 +26,8 @@ is kept because it buys a clear share of the cost, and is checked against that p
   ``tests/unit/test_fast_paths.py``, which compares it with requests' own method over
   proxy, no-proxy, CA-bundle and per-call settings.
 
-Measurements, and the fast paths removed because they did not pay for themselves:
-docs/design.md, "Fast paths".
+What each one saves is counted by ``python -m benchmarks.instructions``; the figures, and
+the fast paths removed because they did not pay for themselves, are in docs/decisions.md.
 """
 
 from __future__ import annotations
