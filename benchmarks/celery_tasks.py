@@ -23,7 +23,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from typing import Any
 from celery import Celery
 
 import traced_http as traced
+from benchmarks.redis_server import MISSING, private_redis
 from traced_http.celery import instrument
 
 MODES = ("celery", "traced-http", "traced-http-quiet", "opentelemetry")
@@ -83,12 +83,6 @@ if os.environ.get("BENCH_CELERY_MODE"):
     _instrument_worker(os.environ["BENCH_CELERY_MODE"])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait(condition: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -99,46 +93,10 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
 
 @contextlib.contextmanager
 def _redis() -> Iterator[str]:
-    import redis
-
-    server = shutil.which("redis-server")
-    if server is None:
-        sys.exit("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        proc = subprocess.Popen(
-            [
-                server,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dir",
-                workdir,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--loglevel",
-                "warning",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(host="127.0.0.1", port=port)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.ConnectionError:
-                return False
-
-        try:
-            _wait(answers, 10, "redis-server")
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            client.close()
-            proc.terminate()
-            proc.wait(timeout=10)
+    if shutil.which("redis-server") is None:
+        sys.exit(MISSING)
+    with tempfile.TemporaryDirectory() as workdir, private_redis(Path(workdir)) as url:
+        yield url
 
 
 def _cpu_seconds(pid: int) -> float:
