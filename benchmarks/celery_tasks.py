@@ -36,12 +36,12 @@ from celery import Celery
 
 import traced_http as traced
 from benchmarks.redis_server import MISSING, private_redis
+from benchmarks.report import publish
 from traced_http.celery import instrument
 
 MODES = ("celery", "traced-http", "traced-http-quiet", "opentelemetry")
 QUIET = "traced-http-quiet"  # headers and contexts, but no event lines: what the lines cost
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "celery_tasks.md"
 
 app = Celery("bench", broker=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/0"))
 app.conf.update(
@@ -285,12 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run, not for numbers")
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--tasks", type=int, default=300, help="tasks per batch")
+    parser.add_argument(
+        "--save", action="store_true", help="update the tracked benchmarks/results/celery_tasks.md"
+    )
     args = parser.parse_args(argv)
     rounds, tasks = (4, 100) if args.quick else (args.rounds, args.tasks)
-    report = run(rounds, tasks)
-    print(report)
-    if not args.quick:
-        RESULTS.write_text(report)
+    publish(run(rounds, tasks), "celery_tasks.md", save=args.save and not args.quick)
     return 0
 
 

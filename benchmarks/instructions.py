@@ -40,11 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks.report import Table, machine_lines
+from benchmarks.report import Table, machine_lines, publish
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-LOCAL_RESULTS = RESULTS / "local"  # ignored by git
 REQUESTS = 40
 WARMUP = 20
 ROUTES = ("GET /hello", "POST /echo")  # the keys of benchmarks.inbound.ROUTES
@@ -535,11 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = render(counts, args.requests, command.strip())
     text += f"\nTotal time: {time.monotonic() - started:.0f} s\n"
-    output = (RESULTS if args.save else LOCAL_RESULTS) / "instructions.md"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
-    print(text)
-    print(f"written to {output}", file=sys.stderr)
+    publish(text, "instructions.md", save=args.save)
     return 0
 
 

@@ -6,9 +6,24 @@ import datetime
 import os
 import platform
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"  # tracked: written with --save
+LOCAL_RESULTS = RESULTS / "local"  # a local run's, ignored by git
+
+
+def publish(text: str, name: str, *, save: bool = False, output: Path | None = None) -> Path:
+    """Print a report and write it: to ``output``, else ``results/NAME`` with ``--save``,
+    else the ignored ``results/local/NAME``, so that a local run never changes tracked files."""
+    path = output or (RESULTS if save else LOCAL_RESULTS) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"written to {path}", file=sys.stderr)
+    return path
 
 
 @dataclass

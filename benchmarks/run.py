@@ -21,7 +21,7 @@ from typing import Callable
 
 from benchmarks import inbound, outbound, scaling, server
 from benchmarks.config import Settings
-from benchmarks.report import Table, Target, load_average, render
+from benchmarks.report import Table, Target, load_average, publish, render
 
 PARTS: dict[str, Callable[[Settings], tuple[list[Table], list[Target]]]] = {
     "inbound": inbound.run,
@@ -29,8 +29,6 @@ PARTS: dict[str, Callable[[Settings], tuple[list[Table], list[Target]]]] = {
     "scaling": scaling.run,
     "server": server.run,
 }
-RESULTS = Path(__file__).resolve().parent / "results"
-LOCAL_RESULTS = RESULTS / "local"  # ignored by git
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -96,16 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     title = "Benchmarks" + (" (--quick: smoke run, not for numbers)" if args.quick else "")
     text = render(title.strip(), command.strip(), tables, targets, load)
     text += f"\nTotal time: {time.monotonic() - started:.0f} s\n"
-    folder = RESULTS if args.save else LOCAL_RESULTS
-    output = args.output or folder / "latest.md"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
-    print(text)
-    print(f"written to {output}", file=sys.stderr)
+    output = publish(text, "latest.md", save=args.save, output=args.output)
     if args.profile:
         from benchmarks import profile
 
-        profile_path = folder / "profile.txt"
+        profile_path = output.parent / "profile.txt"
         profile_path.write_text(profile.run(), encoding="utf-8")
         print(f"profile written to {profile_path}", file=sys.stderr)
     return 0
