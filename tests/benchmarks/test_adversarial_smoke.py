@@ -6,22 +6,12 @@ Not a timed test: the figures come from ``python -m benchmarks.adversarial``.
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from benchmarks import adversarial, harness
 from benchmarks.apps import create_app
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_logger():
-    """The benchmark rewires the ``traced_http`` logger: undo it after this module."""
-    logger = logging.getLogger("traced_http")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers, logger.propagate = saved[0], saved[2]
-    logger.setLevel(saved[1])
+pytestmark = pytest.mark.usefixtures("restore_traced_logger")
 
 
 @pytest.fixture(scope="module")

@@ -23,19 +23,11 @@ from benchmarks.apps import create_app
 from benchmarks.harness import WsgiCall
 from benchmarks.instructions import OUTBOUND, Count, Measure
 
+pytestmark = pytest.mark.usefixtures("restore_traced_logger")
+
 needs_valgrind = pytest.mark.skipif(
     shutil.which("valgrind") is None, reason="needs valgrind (apt-get install valgrind)"
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_logger():
-    """The benchmark rewires the ``traced_http`` logger: undo it after this module."""
-    logger = logging.getLogger("traced_http")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers, logger.propagate = saved[0], saved[2]
-    logger.setLevel(saved[1])
 
 
 @pytest.fixture(autouse=True)
