@@ -22,21 +22,7 @@ def labels(trace: Trace, keys: set[tuple[str, str]]) -> list[str]:
 def cascade() -> Chain:
     """gateway -> orders -> billing, where billing raises and every caller answers 500."""
     c = Chain()
-    root = c.request("gateway", "POST", "/checkout", trace="t", start=0, duration=0.3, status=500)
-    hop1 = c.call(
-        "gateway",
-        "POST",
-        "http://orders/pay",
-        trace="t",
-        parent=root,
-        start=0.01,
-        duration=0.28,
-        status=500,
-    )
-    orders = c.request(
-        "orders", "POST", "/pay", trace="t", parent=hop1, start=0.02, duration=0.26, status=500
-    )
-    c.declined_charge("orders", trace="t", parent=orders, start=0.03)
+    c.failed_checkout()
     return c
 
 

@@ -111,30 +111,10 @@ def visible_spans(page: Any) -> list[str]:
 
 def test_waterfall_root_cause_collapse_search_and_keys(browser: Any, tmp_path: Path) -> None:
     c = Chain()
-    root = c.request("gateway", "POST", "/checkout", trace="t", start=0, duration=0.3, status=502)
-    hop1 = c.call(
-        "gateway",
-        "POST",
-        "http://orders/o",
-        trace="t",
-        parent=root,
-        start=0.01,
-        duration=0.28,
-        status=500,
-    )
-    orders = c.request(
-        "orders",
-        "POST",
-        "/o",
-        trace="t",
-        parent=hop1,
-        start=0.02,
-        duration=0.26,
-        status=500,
-        error={"type": "HTTPError", "message": "500 Server Error"},
+    hop1, orders = c.failed_checkout(
+        path="/o", status=502, orders_error={"type": "HTTPError", "message": "500 Server Error"}
     )
     c.event("orders", "basket-priced", trace="t", span=orders, parent=hop1, at=0.025)
-    c.declined_charge("orders", trace="t", parent=orders, start=0.03)
     path = tmp_path / "trace.html"
     path.write_text(render_html(make_trace("t", build_tree(c.events))), encoding="utf-8")
 

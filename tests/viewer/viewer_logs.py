@@ -138,6 +138,39 @@ class Chain:
         self._emit(T0 + start + duration, service, trace, span, parent, counter, "call", msg)
         return span
 
+    def failed_checkout(
+        self, *, path: str = "/pay", status: int = 500, orders_error: dict[str, str] | None = None
+    ) -> tuple[str, str]:
+        """Trace ``t``: gateway ``POST /checkout`` (answering ``status``) calls orders'
+        ``POST path``, which calls billing's declined charge; every span fails. Returns the
+        gateway's call and orders' span, for what a test adds under them."""
+        root = self.request(
+            "gateway", "POST", "/checkout", trace="t", start=0, duration=0.3, status=status
+        )
+        hop = self.call(
+            "gateway",
+            "POST",
+            f"http://orders{path}",
+            trace="t",
+            parent=root,
+            start=0.01,
+            duration=0.28,
+            status=500,
+        )
+        orders = self.request(
+            "orders",
+            "POST",
+            path,
+            trace="t",
+            parent=hop,
+            start=0.02,
+            duration=0.26,
+            status=500,
+            error=orders_error,
+        )
+        self.declined_charge("orders", trace="t", parent=orders, start=0.03)
+        return hop, orders
+
     def declined_charge(self, caller: str, *, trace: str, parent: str, start: float) -> str:
         """``caller`` calls billing's ``POST /charge`` at ``start`` (200 ms); billing raises
         ``RuntimeError: card declined`` at 0.05 s (150 ms) and both answer 500."""
